@@ -1,0 +1,83 @@
+"""The `genopt` command: train, sample, recipes, list. Each subcommand is a thin wrapper."""
+
+import sys
+
+from genopt_cli.config.errors import GenoptError
+
+USAGE = """usage: genopt COMMAND [ARGS]
+
+commands:
+  train [-m] [KEY=VALUE ...]   train a model; -m sweeps comma-separated values (Hydra multirun)
+  sample RUN_DIR [--num N] [--seed S] [--out PATH]
+                               draw samples from a finished run (EMA weights when it had EMA)
+  recipes                      print the practical-defaults table from the config files
+  list [GROUP]                 list config groups and options; with GROUP, each option's values
+
+examples:
+  genopt train model=ddpm optimizer=adamw
+  genopt train -m optimizer=adam,adamw optimizer.lr=1e-4,3e-4 model=vae
+  genopt sample outputs/2026-01-01/12-00-00
+"""
+
+# Hydra flags that take no value; with any other flag the checks before the run are left to Hydra.
+PLAIN_HYDRA_FLAGS = ("-m", "--multirun")
+
+
+def preflight(arguments: list[str]) -> None:
+    """Compose and validate every run of the command line before Hydra creates a run folder."""
+    from genopt_cli.config.compose import check_group_choices, compose_config, expand_sweep
+    from genopt_cli.config.validate import validate
+
+    if any(a.startswith("-") and a not in PLAIN_HYDRA_FLAGS for a in arguments):
+        return
+    overrides = [a for a in arguments if not a.startswith("-")]
+    problems = check_group_choices(overrides)
+    if problems:
+        raise GenoptError(problems)
+    for combination in expand_sweep(overrides):
+        problems = validate(compose_config(combination))
+        if problems:
+            prefix = f"[{' '.join(combination)}] " if len(combination) != len(overrides) else ""
+            raise GenoptError([prefix + problem for problem in problems])
+
+
+def command_train(arguments: list[str]) -> None:
+    preflight(arguments)
+    from genopt_cli.train.app import train_app
+
+    sys.argv = ["genopt train", *arguments]
+    train_app()
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return
+    command, arguments = argv[0], argv[1:]
+    try:
+        if command == "train":
+            command_train(arguments)
+        elif command == "sample":
+            from genopt_cli.commands.sample import command_sample
+
+            command_sample(arguments)
+        elif command == "recipes":
+            from genopt_cli.commands.recipes import command_recipes
+
+            command_recipes(arguments)
+        elif command == "list":
+            from genopt_cli.commands.listing import command_list
+
+            command_list(arguments)
+        else:
+            raise GenoptError(
+                f"unknown command '{command}'; valid: train, sample, recipes, list "
+                "(see genopt --help)"
+            )
+    except GenoptError as error:
+        print(error.render(), file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,99 @@
+"""`genopt recipes`: the practical-defaults table, rendered from the composed configs."""
+
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from genopt_cli.config.compose import compose_config, group_options
+from genopt_cli.config.errors import GenoptError
+
+COLUMNS = (
+    "model",
+    "data",
+    "optimizer",
+    "lr",
+    "betas",
+    "weight decay",
+    "schedule",
+    "warmup",
+    "clip",
+    "EMA",
+    "steps",
+    "batch",
+    "techniques",
+)
+
+
+def techniques(cfg: DictConfig) -> str:
+    """The family's techniques that are on, read from the composed config."""
+    model = cfg.model
+    parts = []
+    if model.get("kl_schedule") is not None:
+        parts.append(f"KL annealing ({model.kl_schedule}, {model.kl_warmup_steps} steps)")
+    if model.get("spectral_norm"):
+        parts.append("spectral norm in D")
+    if model.get("r1_gamma") is not None:
+        parts.append(f"R1 gamma {model.r1_gamma}")
+    lrs = {name: p.lr for name, p in cfg.players.items() if p.lr is not None}
+    if len(lrs) > 1:
+        parts.append("own lr per player: " + ", ".join(f"{k} {v:g}" for k, v in lrs.items()))
+    if "decay_exclude" in cfg.optimizer and cfg.optimizer.get("weight_decay"):
+        parts.append("no decay on " + ", ".join(cfg.optimizer.decay_exclude))
+    return "; ".join(parts)
+
+
+def recipe_row(model: str) -> list[str]:
+    cfg = compose_config([f"model={model}"])
+    optimizer = cfg.optimizer
+    ema = cfg.trainer.ema
+    schedule = cfg.schedule.name
+    if "min_lr" in cfg.schedule and cfg.schedule.name != "constant":
+        schedule += f" to {cfg.schedule.min_lr:g}"
+    return [
+        model,
+        cfg.data.name,
+        optimizer._target_.rsplit(".", 1)[-1],
+        f"{optimizer.lr:g}",
+        str(list(optimizer.betas)) if "betas" in optimizer else "-",
+        f"{optimizer.weight_decay:g}",
+        schedule,
+        str(cfg.schedule.warmup_steps),
+        "-" if cfg.trainer.clip_grad_norm is None else f"norm {cfg.trainer.clip_grad_norm:g}",
+        "-" if ema.decay is None else f"{ema.decay:g}" + (" warmup" if ema.warmup else ""),
+        str(cfg.trainer.max_steps),
+        str(cfg.data.batch_size),
+        techniques(cfg),
+    ]
+
+
+def recipe_table() -> tuple[list[str], list[list[str]]]:
+    """Return the models and one row per setting, with a column per model."""
+    models = group_options("model")
+    columns = [recipe_row(model) for model in models]
+    rows = [
+        [setting] + [column[i] for column in columns] for i, setting in enumerate(COLUMNS) if i > 0
+    ]
+    return models, rows
+
+
+def markdown_table() -> str:
+    models, rows = recipe_table()
+    lines = ["| setting | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    lines += ["| " + " | ".join(cell or "-" for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def command_recipes(arguments: list[str]) -> None:
+    if arguments == ["--markdown"]:
+        print(markdown_table())
+        return
+    if arguments:
+        raise GenoptError(f"unknown argument {arguments[0]}; genopt recipes takes only --markdown")
+    models, rows = recipe_table()
+    table = Table(title="genopt recipes: what `genopt train model=NAME` runs")
+    table.add_column("setting", style="bold")
+    for model in models:
+        table.add_column(model, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)

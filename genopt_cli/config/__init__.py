@@ -1,0 +1,1 @@
+"""Config schema, composition, validation and the user-error type."""

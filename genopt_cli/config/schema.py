@@ -1,0 +1,59 @@
+"""Typed schema of the composed config, so that Hydra rejects misspelled keys and wrong types.
+
+The values live in the YAML files under configs/; the schema fixes only names and types. Groups
+whose keys differ per option (model, data, optimizer, schedule) are typed loosely here and
+checked by genopt_cli.config.validate.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class EMAConfig:
+    decay: float | None = MISSING
+    warmup: bool = MISSING
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = MISSING
+    accumulate: int = MISSING
+    precision: str = MISSING
+    clip_grad_norm: float | None = MISSING
+    clip_grad_value: float | None = MISSING
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    seed: int = MISSING
+    device: str = MISSING
+    log_every: int = MISSING
+    checkpoint_every: int | None = MISSING
+    eval_every: int | None = MISSING
+    num_samples: int = MISSING
+
+
+@dataclass
+class PlayerConfig:
+    """Per-player overrides of the optimizer and clipping; null keeps the run-wide value."""
+
+    lr: float | None = None
+    betas: list[float] | None = None
+    weight_decay: float | None = None
+    clip_grad_norm: float | None = None
+    clip_grad_value: float | None = None
+
+
+@dataclass
+class GenoptConfig:
+    data: Any = MISSING
+    optimizer: Any = MISSING
+    schedule: Any = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    model: Any = MISSING
+    players: dict[str, PlayerConfig] = field(default_factory=dict)
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="genopt_schema", node=GenoptConfig)

@@ -1,0 +1,121 @@
+"""Cross-field checks of a composed config, run before any data or device is touched.
+
+Every problem is collected, so the user sees all of them at once.
+"""
+
+import difflib
+import re
+
+import torch
+from omegaconf import DictConfig
+
+from genopt_cli.data import LOADERS
+from genopt_cli.models import TASKS
+from genopt_cli.optim import SCHEDULES
+from genopt_cli.train.precision import PRECISIONS
+
+DATA_KINDS = {"digits": "images", "text": "text"}
+
+
+def closest(name: str, choices) -> str:
+    match = difflib.get_close_matches(str(name), list(choices), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _choice(problems, key, value, choices) -> bool:
+    if value not in choices:
+        problems.append(
+            f"{key}={value} is not valid{closest(value, choices)}; "
+            f"valid: {', '.join(sorted(choices))}"
+        )
+        return False
+    return True
+
+
+def _positive(problems, key, value, integer=False, allow_none=False) -> None:
+    if value is None and allow_none:
+        return
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        problems.append(f"{key}={value} must be {kind} > 0")
+    elif value <= 0:
+        problems.append(f"{key}={value} must be > 0")
+
+
+def _check_optimizer(problems, prefix: str, values) -> None:
+    lr = values.get("lr")
+    if lr is not None:
+        _positive(problems, f"{prefix}.lr", lr)
+    betas = values.get("betas")
+    if betas is not None:
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            problems.append(f"{prefix}.betas={list(betas)} must be two numbers in [0, 1)")
+    weight_decay = values.get("weight_decay")
+    if weight_decay is not None and (
+        not isinstance(weight_decay, (int, float)) or weight_decay < 0
+    ):
+        problems.append(f"{prefix}.weight_decay={weight_decay} must be >= 0")
+
+
+def _check_device(problems, device: str, precision: str) -> None:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        problems.append(f"trainer.device={device} is not valid; use auto, cpu, cuda or cuda:N")
+        return
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        problems.append(
+            f"trainer.device={device} but no CUDA device is available; use trainer.device=cpu"
+        )
+
+
+def validate(cfg: DictConfig) -> list[str]:
+    """Return every problem found in `cfg`, each naming the dotted key, value and what is valid."""
+    problems: list[str] = []
+    model_ok = _choice(problems, "model.name", cfg.model.name, TASKS)
+    data_ok = _choice(problems, "data.name", cfg.data.name, LOADERS)
+    _choice(problems, "schedule.name", cfg.schedule.name, SCHEDULES)
+    if model_ok and data_ok:
+        task = TASKS[cfg.model.name]
+        kind = DATA_KINDS[cfg.data.name]
+        if task.data_kind != kind:
+            fitting = sorted(name for name, k in DATA_KINDS.items() if k == task.data_kind)
+            problems.append(
+                f"data={cfg.data.name} holds {kind}, but model={cfg.model.name} trains on "
+                f"{task.data_kind}; use data={' or data='.join(fitting)}"
+            )
+        for player in cfg.players:
+            if player not in task.player_names:
+                problems.append(
+                    f"players.{player} is not a player of model={cfg.model.name}"
+                    f"{closest(player, task.player_names)}; its players: "
+                    f"{', '.join(task.player_names)}"
+                )
+
+    trainer = cfg.trainer
+    _positive(problems, "trainer.max_steps", trainer.max_steps, integer=True)
+    _positive(problems, "trainer.accumulate", trainer.accumulate, integer=True)
+    _positive(problems, "trainer.log_every", trainer.log_every, integer=True)
+    _positive(problems, "trainer.checkpoint_every", trainer.checkpoint_every, True, True)
+    _positive(problems, "trainer.eval_every", trainer.eval_every, True, True)
+    _positive(problems, "trainer.num_samples", trainer.num_samples, integer=True)
+    _positive(problems, "trainer.clip_grad_norm", trainer.clip_grad_norm, allow_none=True)
+    _positive(problems, "trainer.clip_grad_value", trainer.clip_grad_value, allow_none=True)
+    _positive(problems, "data.batch_size", cfg.data.batch_size, integer=True)
+    _choice(problems, "trainer.precision", trainer.precision, PRECISIONS)
+    _check_device(problems, trainer.device, trainer.precision)
+    decay = trainer.ema.decay
+    if decay is not None and not 0 < decay < 1:
+        problems.append(f"trainer.ema.decay={decay} must be in (0, 1), or null for no EMA")
+    warmup = cfg.schedule.warmup_steps
+    if not isinstance(warmup, int) or warmup < 0:
+        problems.append(f"schedule.warmup_steps={warmup} must be an integer >= 0")
+    elif isinstance(trainer.max_steps, int) and warmup >= trainer.max_steps > 0:
+        problems.append(
+            f"schedule.warmup_steps={warmup} must be below trainer.max_steps={trainer.max_steps}"
+        )
+
+    _check_optimizer(problems, "optimizer", cfg.optimizer)
+    for player, overrides in cfg.players.items():
+        _check_optimizer(problems, f"players.{player}", overrides)
+        for key in ("clip_grad_norm", "clip_grad_value"):
+            _positive(problems, f"players.{player}.{key}", overrides[key], allow_none=True)
+    return problems

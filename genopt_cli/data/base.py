@@ -1,0 +1,106 @@
+"""In-memory data sets and the batch streams that feed the training loop.
+
+The embedded data sets fit in memory many times over, so batches are drawn by indexing one
+tensor. torch's DataLoader would collate each example separately, which at these sizes costs
+more than the model's step. Every batch is a pure function of (seed, step), so a run resumed at
+step s reads exactly the batches the uninterrupted run would have read.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class ImageDataset:
+    """Images in [0, 1], shape (N, C, H, W), split into train and validation."""
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    kind: str = field(default="images", init=False)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.shape[1:])
+
+
+@dataclass
+class TextDataset:
+    """A character corpus encoded as int64 token ids with its vocabulary."""
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    vocab: list[str]
+    kind: str = field(default="text", init=False)
+
+    def encode(self, text: str) -> torch.Tensor:
+        index = {ch: i for i, ch in enumerate(self.vocab)}
+        return torch.tensor([index[ch] for ch in text if ch in index], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor) -> str:
+        return "".join(self.vocab[i] for i in ids.tolist())
+
+
+Dataset = ImageDataset | TextDataset
+
+
+class ImageBatches:
+    """Yields the examples of step `step` from an endless sequence of shuffled epochs.
+
+    Epoch e is the permutation drawn from a generator seeded with (seed, e). Step s takes the
+    `step_size` examples at positions [s x step_size, (s + 1) x step_size) of that sequence, so
+    a step may span the end of one epoch and the start of the next.
+    """
+
+    def __init__(self, images: torch.Tensor, step_size: int, seed: int):
+        self.images = images
+        self.step_size = step_size
+        self.seed = seed
+        self._permutations: dict[int, torch.Tensor] = {}
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._permutations:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            permutation = torch.randperm(len(self.images), generator=generator)
+            # A step spans at most two epochs, so two cached permutations suffice.
+            self._permutations = {e: p for e, p in self._permutations.items() if e == epoch - 1}
+            self._permutations[epoch] = permutation
+        return self._permutations[epoch]
+
+    def indices(self, step: int) -> torch.Tensor:
+        n = len(self.images)
+        start = step * self.step_size
+        parts = []
+        remaining = self.step_size
+        while remaining > 0:
+            epoch, offset = divmod(start, n)
+            take = min(remaining, n - offset)
+            parts.append(self._permutation(epoch)[offset : offset + take])
+            start += take
+            remaining -= take
+        return torch.cat(parts)
+
+    def batch(self, step: int) -> torch.Tensor:
+        return self.images[self.indices(step)]
+
+
+class TokenWindows:
+    """Yields `step_size` random windows of `length` tokens for step `step`.
+
+    The window starts come from a generator seeded with (seed, step).
+    """
+
+    def __init__(self, tokens: torch.Tensor, step_size: int, length: int, seed: int):
+        self.tokens = tokens
+        self.step_size = step_size
+        self.length = length
+        self.seed = seed
+        self._offsets = torch.arange(length)
+
+    def batch(self, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        high = len(self.tokens) - self.length
+        starts = torch.randint(0, high + 1, (self.step_size,), generator=generator)
+        return self.tokens[starts[:, None] + self._offsets]

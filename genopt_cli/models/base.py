@@ -1,0 +1,61 @@
+"""The task interface: a model family as the training loop sees it.
+
+A task owns one or more players (named modules, each with its own optimizer), computes the loss
+of one player on a micro-batch, draws samples and evaluates. The loop never looks at the family.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genopt_cli.data.base import Dataset
+
+
+class Task(ABC):
+    """One model family. Subclasses set `players` (in update order) and `data_kind`."""
+
+    data_kind: str = "images"
+    # Names of the players in update order; the keys of `players` after __init__.
+    player_names: tuple[str, ...] = ("model",)
+    # Name of the player whose weights the EMA follows, and which sampling uses.
+    ema_player: str = "model"
+    # Name of the metric a sweep minimises; it must be a key that evaluate() returns.
+    target_metric: str = "val/loss"
+
+    def __init__(self) -> None:
+        self.players: dict[str, nn.Module] = {}
+
+    @abstractmethod
+    def make_batches(self, dataset: Dataset, step_size: int, seed: int):
+        """Return an object whose batch(step) gives the `step_size` examples of that step."""
+
+    @abstractmethod
+    def loss(
+        self, player: str, batch: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Return the mean loss of `player` on a micro-batch and detached metrics to log."""
+
+    @abstractmethod
+    def sample(self, modules: Mapping[str, nn.Module], n: int) -> torch.Tensor | list[str]:
+        """Draw `n` samples with the given modules (the EMA copies where EMA is on)."""
+
+    @abstractmethod
+    def save_samples(self, samples, directory: Path, stem: str) -> Path:
+        """Write samples to `directory` as STEM.png or STEM.txt and return the path."""
+
+    @abstractmethod
+    def evaluate(self, modules: Mapping[str, nn.Module], dataset: Dataset) -> dict[str, float]:
+        """Return validation metrics, keyed like 'val/loss'."""
+
+    def loggable_samples(self, samples) -> dict:
+        """Return {'image': CHW tensor in [0, 1]} or {'text': str} for TensorBoard."""
+        return {}
+
+    def to(self, device: torch.device) -> "Task":
+        for module in self.players.values():
+            module.to(device)
+        self.device = device
+        return self

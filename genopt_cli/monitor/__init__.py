@@ -1,0 +1,1 @@
+"""Monitoring: logging, TensorBoard, progress, sample grids and the run summary."""
