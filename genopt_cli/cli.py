@@ -1,5 +1,6 @@
 """The `genopt` command: train, sample, recipes, list. Each subcommand is a thin wrapper."""
 
+import importlib
 import sys
 
 from genopt_cli.config.errors import GenoptError
@@ -49,6 +50,15 @@ def command_train(arguments: list[str]) -> None:
     train_app()
 
 
+# Subcommand -> (module, function), imported only when chosen so that `genopt list` stays quick.
+COMMANDS = {
+    "train": ("genopt_cli.cli", "command_train"),
+    "sample": ("genopt_cli.commands.sample", "command_sample"),
+    "recipes": ("genopt_cli.commands.recipes", "command_recipes"),
+    "list": ("genopt_cli.commands.listing", "command_list"),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -56,25 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     command, arguments = argv[0], argv[1:]
     try:
-        if command == "train":
-            command_train(arguments)
-        elif command == "sample":
-            from genopt_cli.commands.sample import command_sample
-
-            command_sample(arguments)
-        elif command == "recipes":
-            from genopt_cli.commands.recipes import command_recipes
-
-            command_recipes(arguments)
-        elif command == "list":
-            from genopt_cli.commands.listing import command_list
-
-            command_list(arguments)
-        else:
+        if command not in COMMANDS:
             raise GenoptError(
-                f"unknown command '{command}'; valid: train, sample, recipes, list "
-                "(see genopt --help)"
+                f"unknown command '{command}'; valid: {', '.join(COMMANDS)} (see genopt --help)"
             )
+        module_name, function_name = COMMANDS[command]
+        getattr(importlib.import_module(module_name), function_name)(arguments)
     except GenoptError as error:
         print(error.render(), file=sys.stderr)
         sys.exit(2)

@@ -34,7 +34,7 @@ def test_bad_value_in_sweep_is_named(tmp_path):
     result = run_genopt("train", "-m", "model=vae", "optimizer.lr=1e-3,-2", cwd=tmp_path)
     assert result.returncode == 2
     assert "optimizer.lr=-2" in result.stderr
-    assert not (tmp_path / "multirun").exists()
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_unknown_command(tmp_path):

@@ -25,7 +25,7 @@ COLUMNS = (
 
 
 def techniques(cfg: DictConfig) -> str:
-    """The family's techniques that are on, read from the composed config."""
+    """Describe the family techniques that the composed config turns on."""
     model = cfg.model
     parts = []
     if model.get("kl_schedule") is not None:
@@ -46,6 +46,9 @@ def recipe_row(model: str) -> list[str]:
     cfg = compose_config([f"model={model}"])
     optimizer = cfg.optimizer
     ema = cfg.trainer.ema
+    ema_text = "-"
+    if ema.decay is not None:
+        ema_text = f"{ema.decay:g} warmup" if ema.warmup else f"{ema.decay:g}"
     schedule = cfg.schedule.name
     if "min_lr" in cfg.schedule and cfg.schedule.name != "constant":
         schedule += f" to {cfg.schedule.min_lr:g}"
@@ -59,7 +62,7 @@ def recipe_row(model: str) -> list[str]:
         schedule,
         str(cfg.schedule.warmup_steps),
         "-" if cfg.trainer.clip_grad_norm is None else f"norm {cfg.trainer.clip_grad_norm:g}",
-        "-" if ema.decay is None else f"{ema.decay:g}" + (" warmup" if ema.warmup else ""),
+        ema_text,
         str(cfg.trainer.max_steps),
         str(cfg.data.batch_size),
         techniques(cfg),
