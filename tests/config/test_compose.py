@@ -41,6 +41,7 @@ def test_per_player_override():
     cfg = compose_config(["model=gan", "players.discriminator.lr=4e-4"])
     assert cfg.players.discriminator.lr == 4e-4
     assert cfg.players.generator.lr == 2e-4
+    assert compose_config(["model=gan"]).players.discriminator.lr == 4e-4
 
 
 def test_expand_sweep_combinations():
