@@ -10,14 +10,13 @@ from genopt_cli.lab.problem import Problem
 @dataclass(frozen=True)
 class ProblemEntry:
     build: object
-    # Command-line options the builder takes, with the type that parses each value.
+    # Command-line options the builder takes, with the type that parses each value. The random
+    # instances (rotations, the lasso's matrix) use seed 0, so a problem name is one problem.
     options: dict
 
 
 PROBLEMS = {
-    "quadratic": ProblemEntry(
-        smooth_problems.build_quadratic, {"dim": int, "condition": float, "seed": int}
-    ),
+    "quadratic": ProblemEntry(smooth_problems.build_quadratic, {"dim": int, "condition": float}),
     "worst_case": ProblemEntry(smooth_problems.build_worst_case, {"dim": int}),
     "rosenbrock": ProblemEntry(smooth_problems.build_rosenbrock, {}),
     "logistic": ProblemEntry(smooth_problems.build_logistic, {"l2": float}),
@@ -27,8 +26,8 @@ PROBLEMS = {
     "box": ProblemEntry(structured_problems.build_box, {}),
     "simplex": ProblemEntry(structured_problems.build_simplex, {}),
     "ball": ProblemEntry(structured_problems.build_ball, {}),
-    "lasso": ProblemEntry(structured_problems.build_lasso, {"seed": int}),
-    "sphere": ProblemEntry(structured_problems.build_sphere, {"dim": int, "seed": int}),
+    "lasso": ProblemEntry(structured_problems.build_lasso, {}),
+    "sphere": ProblemEntry(structured_problems.build_sphere, {"dim": int}),
 }
 
 

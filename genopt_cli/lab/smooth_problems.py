@@ -256,7 +256,7 @@ def minimise_scalar(function, low: float, high: float, points: int = 21) -> floa
     ratio = (math.sqrt(5) - 1) / 2
     c, d = b - ratio * (b - a), a + ratio * (b - a)
     value_c, value_d = function(c), function(d)
-    for _ in range(45):
+    for _ in range(30):  # the bracket shrinks to 0.618^30, under 1e-6 of its width
         if value_c < value_d:
             b, d, value_d = d, c, value_c
             c = b - ratio * (b - a)

@@ -22,8 +22,9 @@ def draw(generator: torch.Generator, size: int, count: int) -> Tensor:
 def torch_sgd(problem: Problem, settings: Settings, batch: int, lr_at) -> Trace:
     """Run the catalogue's SGD on mini-batches of `batch` components, with lr_at(t) at step t.
 
-    Extras: `average`, the average of x_1 .. x_T weighted by the step sizes, and
-    `max_gradient_norm_sq`, the largest |g_t|^2 of the stochastic gradients used.
+    Extras: `average`, the average of the points x_t where gradients were taken, weighted by
+    the steps lr_t; `step_sum`, the sum of lr_t; and `step_gradient_sq_sum`, the sum of
+    lr_t^2 |g_t|^2 over the stochastic gradients g_t used.
     """
     size = problem.data["size"]
     component_loss = problem.data["component_loss"]
@@ -31,7 +32,7 @@ def torch_sgd(problem: Problem, settings: Settings, batch: int, lr_at) -> Trace:
     x = torch.nn.Parameter(problem.x0.clone())
     optimizer = catalogue_optimizer("sgd", [x], lr=lr_at(0))
     steps_per_epoch = max(1, size // batch)
-    weighted_sum, weight_total, max_gradient_norm_sq = torch.zeros_like(x), 0.0, 0.0
+    weighted_sum, step_sum, step_gradient_sq_sum = torch.zeros_like(x), 0.0, 0.0
     trace = Trace()
     trace.record(x)
     for t in range(settings.steps * steps_per_epoch):
@@ -39,14 +40,15 @@ def torch_sgd(problem: Problem, settings: Settings, batch: int, lr_at) -> Trace:
         optimizer.param_groups[0]["lr"] = lr
         optimizer.zero_grad()
         component_loss(x, draw(generator, size, batch)).backward()
-        max_gradient_norm_sq = max(max_gradient_norm_sq, float(x.grad @ x.grad))
-        optimizer.step()
         weighted_sum += lr * x.detach()
-        weight_total += lr
+        step_sum += lr
+        step_gradient_sq_sum += lr**2 * float(x.grad @ x.grad)
+        optimizer.step()
         if (t + 1) % steps_per_epoch == 0:
             trace.record(x)
-    trace.extras["average"] = weighted_sum / weight_total
-    trace.extras["max_gradient_norm_sq"] = max_gradient_norm_sq
+    trace.extras["average"] = weighted_sum / step_sum
+    trace.extras["step_sum"] = step_sum
+    trace.extras["step_gradient_sq_sum"] = step_gradient_sq_sum
     return trace
 
 
