@@ -14,7 +14,7 @@ commands:
   recipes                      print the practical-defaults table from the config files
   list [GROUP]                 list config groups and options; with GROUP, each option's values
   lab problem=P optimizer=A,B [KEY=VALUE ...] | lab check
-                               run optimizers on a problem with a known answer and plot them;
+                               run optimizers on a problem with a known solution and plot them;
                                `lab check` tests the results against convergence theorems
 
 examples:

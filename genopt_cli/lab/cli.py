@@ -1,4 +1,4 @@
-"""`genopt lab`: run optimizers on problems with known answers, or check them against theorems.
+"""`genopt lab`: run optimizers on problems with known solutions, or check them against theorems.
 
     genopt lab problem=NAME optimizer=A[,B,...] [steps=N] [lr=X] [out=PATH] [KEY=VALUE ...]
     genopt lab check

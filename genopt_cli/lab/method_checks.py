@@ -17,10 +17,10 @@ def check_sgd_rate(problem: Problem | None = None) -> CheckResult:
 
     With steps a_t and unbiased stochastic gradients g_t, expanding |x_t+1 - x*|^2 and summing
     gives E f(xbar_T) - f* <= (|x_1 - x*|^2 + sum_t a_t^2 E|g_t|^2) / (2 sum_t a_t) for the
-    a_t-weighted average xbar_T (as in Nemirovski, Juditsky, Lan and Shapiro, SIAM J. Optim.
-    2009, Section 2.2). With a_t = c/sqrt(t) that is O(log T / sqrt T); on a bounded domain the
-    log factor goes. The bound is computed from the run's own a_t^2 |g_t|^2. NOTE: the theorem
-    bounds an expectation, and one run (seed 0, 10 epochs) is compared with it.
+    a_t-weighted average xbar_T, by the convexity of f. With a_t = c/sqrt(t) that is
+    O(log T / sqrt T), and on a bounded domain the log factor goes. The bound is computed from
+    the run's own a_t^2 |g_t|^2. NOTE: the theorem bounds an expectation, and one run (seed 0,
+    10 epochs) is compared with it.
     """
     truth = build_problem("logistic")
     problem = problem or truth
@@ -54,7 +54,7 @@ def check_variance_reduced(name: str, method, epochs: int = 8) -> CheckResult:
 
     Johnson and Zhang (NeurIPS 2013) and Defazio, Bach and Lacoste-Julien (NeurIPS 2014) prove
     E[gap] <= C rho^k for some rho < 1 at their step sizes. Measured: the mean factor per epoch
-    of the gap over `epochs` epochs; the bound 0.5 is this check's threshold for clearly linear
+    of the gap over `epochs` epochs. The bound 0.5 is this check's threshold for clearly linear
     convergence, not a constant from the theorems.
     """
     problem = build_problem("logistic")
@@ -178,9 +178,9 @@ def check_lbfgs_quadratic(problem: Problem | None = None) -> CheckResult:
 
 
 def check_hypergradient(hypergradient=deterministic.hypergradient) -> CheckResult:
-    """The hypergradient by implicit differentiation equals a central finite difference.
+    """Compare the hypergradient by implicit differentiation with a central finite difference.
 
-    Measured: |implicit - finite difference| / |finite difference| at three log L2 weights; the
+    Measured: |implicit - finite difference| / |finite difference| at three log L2 weights. The
     central difference with h = 1e-5 has an error of order h^2 plus rounding, so 1e-5 is the bound.
     """
     problem = build_problem("l2_weight")

@@ -1,7 +1,7 @@
 """The table of lab methods: name -> implementation and the problem kinds it applies to.
 
-Where torch.optim has the method, the implementation runs torch.optim (through the catalogue's
-optimizer configs); the rest are written in torch, each with its update rule in its docstring.
+Where torch.optim has the method, the implementation runs torch.optim through the catalogue's
+optimizer configs. The rest are written in torch, each with its update rule in its docstring.
 """
 
 from dataclasses import dataclass

@@ -208,8 +208,8 @@ def regularisation_split() -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def build_l2_weight() -> Problem:
     """The validation loss of logistic regression as a function of s = log(L2 weight).
 
-    The inner problem fits w*(s) on 100 training rows with weight exp(s); the outer objective is
-    the unregularised logistic loss of w*(s) on the other 469 rows. Its minimum is found once by
+    The inner problem fits w*(s) on 100 training rows with weight exp(s). The outer objective is
+    the unregularised logistic loss of w*(s) on the other 469 rows. Its minimum is found once, by
     a grid over s in [-8, 2] refined by golden-section search.
     """
     x_train, y_train, x_val, y_val = regularisation_split()

@@ -76,7 +76,8 @@ def svrg(problem: Problem, settings: Settings) -> Trace:
 
     Each epoch takes the snapshot w = x and its full gradient mu = grad f(w), then makes n steps
     x <- x - lr (g_i(x) - g_i(w) + mu), an unbiased gradient estimate whose variance vanishes
-    as x and w approach x*. The default lr is 1 / (5 L_max).
+    as x and w approach x*. The default lr is 1 / (5 L_max). NOTE: Johnson and Zhang's proof
+    takes a random inner iterate as the next snapshot; this implementation takes the last one.
     """
     size = problem.data["size"]
     gradients = problem.data["component_gradients"]

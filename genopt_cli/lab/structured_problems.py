@@ -96,7 +96,7 @@ def constrained_problem(name, description, x_star, project, equalities, inequali
 
 
 def build_box() -> Problem:
-    """The separable quadratic on the box [-1, 1]^2, where x* is c clipped to the box."""
+    """Build the separable quadratic on the box [-1, 1]^2, where x* is c clipped to the box."""
     corners = torch.tensor([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]], dtype=DTYPE)
     return constrained_problem(
         "box",
@@ -120,7 +120,7 @@ def project_simplex(x: Tensor) -> Tensor:
 
 
 def build_simplex() -> Problem:
-    """The separable quadratic on the simplex {x >= 0, x1 + x2 = 1}.
+    """Build the separable quadratic on the simplex {x >= 0, x1 + x2 = 1}.
 
     By the KKT conditions x*_i = max(0, c_i - tau / q_i), with tau found by bisection.
     """
@@ -141,7 +141,7 @@ def build_simplex() -> Problem:
 
 
 def build_ball() -> Problem:
-    """The separable quadratic on the unit disc.
+    """Build the separable quadratic on the unit disc.
 
     By the KKT conditions x*_i = q_i c_i / (q_i + lambda), with lambda >= 0 found by bisection so
     that |x*| = 1.

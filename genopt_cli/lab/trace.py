@@ -1,4 +1,4 @@
-"""What a method takes (Settings) and what it returns (Trace)."""
+"""Settings and Trace: the input and the output of every lab method."""
 
 from dataclasses import dataclass, field
 
@@ -8,7 +8,7 @@ from torch import Tensor
 
 @dataclass
 class Settings:
-    """A method's knobs. None means the method's default for the problem (its docstring says it).
+    """A method's knobs. None means the method's default for the problem (its docstring gives it).
 
     `steps` counts iterations; for the stochastic methods it counts epochs (passes over the data).
     """

@@ -23,7 +23,7 @@ def test_check_passes(name):
         rate_checks.check_nesterov_rate,
     ],
 )
-def test_rate_check_fails_with_step_2_5_over_l(check):
+def test_rate_check_fails_at_large_step(check):
     result = check(step_scale=2.5)
     assert not result.passed, result
 
