@@ -13,6 +13,9 @@ commands:
                                draw samples from a finished run (EMA weights when it had EMA)
   recipes                      print the practical-defaults table from the config files
   list [GROUP]                 list config groups and options; with GROUP, each option's values
+  lab problem=P optimizer=A,B [KEY=VALUE ...] | lab check
+                               run optimizers on a problem with a known solution and plot them;
+                               `lab check` tests the results against convergence theorems
 
 examples:
   genopt train model=ddpm optimizer=adamw
@@ -56,6 +59,7 @@ COMMANDS = {
     "sample": ("genopt_cli.commands.sample", "command_sample"),
     "recipes": ("genopt_cli.commands.recipes", "command_recipes"),
     "list": ("genopt_cli.commands.listing", "command_list"),
+    "lab": ("genopt_cli.lab.cli", "command_lab"),
 }
 
 
