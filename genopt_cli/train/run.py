@@ -71,6 +71,27 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
 
 
 def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
+    """Return the run's state, with the weights that evaluation uses.
+
+    A schedule-free optimizer is put in eval mode first, so the saved module holds its averaged
+    weights, which `genopt sample` and `init_from` load; its state holds what train mode needs.
+    """
+    with trainer.evaluation_weights():
+        return _copy_state(_checkpoint_state(cfg, trainer, step))
+
+
+def _copy_state(state):
+    """Clone every tensor, so that switching back to train mode leaves the saved state alone."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {key: _copy_state(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_copy_state(value) for value in state)
+    return state
+
+
+def _checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
     state = {
         "format": 1,
         "step": step,
@@ -94,13 +115,15 @@ def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
 def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: int) -> dict:
     """Evaluate on the validation split and write a sample file, with the EMA weights if on.
 
+    Schedule-free optimizers switch to their averaged weights for it.
+
     The global random state is forked, so evaluation does not change the training's numbers.
     """
     modules = trainer.sampling_modules()
     for module in task.players.values():
         module.eval()
     devices = [task.device] if task.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with trainer.evaluation_weights(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.trainer.seed)
         metrics = task.evaluate(modules, dataset)
         samples = task.sample(modules, cfg.trainer.num_samples)
