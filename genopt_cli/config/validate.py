@@ -4,11 +4,13 @@ Every problem is collected, so the user sees all of them at once.
 """
 
 import difflib
+import importlib.util
 import re
+from pathlib import Path
 
 import hydra.utils
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from genopt_cli.data import LOADERS
 from genopt_cli.models import TASKS
@@ -17,7 +19,7 @@ from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
 from genopt_cli.train.precision import PRECISIONS
 
-DATA_KINDS = {"digits": "images", "text": "text"}
+DATA_KINDS = {"digits": "images", "text": "text", "text_file": "text"}
 
 
 def closest(name: str, choices) -> str:
@@ -126,6 +128,44 @@ def _check_closure_optimizer(problems, cfg: DictConfig, task) -> None:
         )
 
 
+def _check_finetune(problems, cfg: DictConfig) -> None:
+    """Check init_from, the LoRA settings and a text file's path."""
+    if cfg.init_from is not None:
+        checkpoint = Path(cfg.init_from).expanduser() / "checkpoints" / "last.pt"
+        if not checkpoint.is_file():
+            problems.append(
+                f"init_from={cfg.init_from} has no checkpoints/last.pt; pass the folder of a "
+                "finished run (outputs/DATE/TIME), relative to the launch folder or absolute"
+            )
+    rank = cfg.trainer.lora.rank
+    if rank is not None:
+        _positive(problems, "trainer.lora.rank", rank, integer=True)
+        if cfg.init_from is None:
+            problems.append(
+                f"trainer.lora.rank={rank} trains adapters on frozen weights, which must come "
+                "from a finished run: add init_from=RUN_DIR, or set trainer.lora.rank=null"
+            )
+        if importlib.util.find_spec("peft") is None:
+            problems.append(
+                f"trainer.lora.rank={rank} needs the optional package peft, which is not "
+                "installed; install it with: pip install 'genopt[lora]' (or pip install peft)"
+            )
+        _positive(problems, "trainer.lora.alpha", cfg.trainer.lora.alpha)
+        dropout = cfg.trainer.lora.dropout
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            problems.append(f"trainer.lora.dropout={dropout} must be in [0, 1)")
+    # `in` is False for a key whose value is ??? (missing), so look the key up in keys().
+    if "path" not in cfg.data.keys():
+        return
+    if OmegaConf.is_missing(cfg.data, "path"):
+        problems.append(f"data={cfg.data.name} needs data.path=FILE, the text file to train on")
+    elif not Path(cfg.data.path).expanduser().is_file():
+        problems.append(
+            f"data.path={cfg.data.path} is not a file; pass a text file, relative to the "
+            "launch folder or absolute"
+        )
+
+
 def _check_device(problems, device: str, precision: str) -> None:
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
         problems.append(f"trainer.device={device} is not valid; use auto, cpu, cuda or cuda:N")
@@ -185,6 +225,14 @@ def validate(cfg: DictConfig) -> list[str]:
 
     _check_optimizer(problems, "optimizer", cfg.optimizer)
     _check_optimizer_choice(problems, cfg, task)
+    min_lr = cfg.schedule.get("min_lr")
+    lr = cfg.optimizer.get("lr")
+    if isinstance(min_lr, (int, float)) and isinstance(lr, (int, float)) and min_lr > lr:
+        problems.append(
+            f"schedule.min_lr={min_lr} is above optimizer.lr={lr}, so the schedule would raise "
+            f"the lr; set schedule.min_lr to at most {lr} (0.0 decays to zero)"
+        )
+    _check_finetune(problems, cfg)
     for player, overrides in cfg.players.items():
         _check_optimizer(problems, f"players.{player}", overrides)
         for key in ("clip_grad_norm", "clip_grad_value"):
