@@ -33,7 +33,8 @@ def transformer_parameters() -> torch.nn.Module:
 
 
 def configs() -> dict[str, OmegaConf]:
-    """The baseline, then every optimizer config with the schedule its validation allows."""
+    """Return the optimizer configs to time: the AdamW (foreach) baseline first, then every
+    config in configs/optimizer/, with L-BFGS at one iteration per step."""
     runs = {BASELINE: compose_config(["optimizer=adamw", "optimizer.foreach=true"]).optimizer}
     for name in group_options("optimizer"):
         if name == "lbfgs":

@@ -18,8 +18,8 @@ from genopt_cli.config.validate import closest
 
 CONFIG_MODULE = "genopt_cli.configs"
 CONFIG_NAME = "train"
-# Config groups a user picks from. recipe/ also holds the family rows that model=X pulls in;
-# `recipe=NAME` offers only the others (finetune).
+# Config groups a user picks from. recipe/ also contains the family rows that model=X pulls
+# in, so `recipe=NAME` offers only the other files (finetune).
 GROUPS = ("model", "data", "optimizer", "schedule", "trainer", "recipe")
 
 

@@ -71,9 +71,9 @@ class MuonWithAdamW(Optimizer):
                 weight_decay=weight_decay,
                 foreach=foreach,
             )
-        # The inner optimizers filled in their defaults on these same dicts; registering the
-        # dicts again here, in the order given, shares them, so a schedule that sets
-        # group["lr"] reaches both and the first group stays the first.
+        # The inner optimizers filled in their defaults on these same dicts. Registering the
+        # dicts again here, in the order given, shares them: a schedule that sets group["lr"]
+        # reaches both, and the first group stays the first.
         super().__init__(groups, defaults={"lr": lr})
 
     @torch.no_grad()

@@ -1,8 +1,8 @@
 """Build each player's optimizer from the `optimizer` config and its `players.NAME` overrides.
 
-Optimizer configs name the optimizer class with `_target_`; this module builds the parameter
+Optimizer configs name the optimizer class with `_target_`. This module builds the parameter
 groups (weight decay, layer-wise lr decay, the roles of a combined optimizer) and passes the
-remaining keys to the class as keyword arguments.
+other keys to the class as keyword arguments.
 """
 
 import importlib.util
@@ -62,7 +62,7 @@ def set_optimizer_mode(optimizer: torch.optim.Optimizer, training: bool) -> None
     """Call optimizer.train() or optimizer.eval() where the optimizer has them.
 
     Schedule-free optimizers keep the parameters at the gradient-evaluation point while
-    training and move them to the averaged weights in eval mode; other optimizers have no mode.
+    training and move them to the averaged weights in eval mode. Other optimizers have no mode.
     """
     switch = getattr(optimizer, "train" if training else "eval", None)
     if callable(switch):

@@ -81,9 +81,10 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
 def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None) -> dict:
     """Return the run's state, with the weights that evaluation uses.
 
-    A schedule-free optimizer is put in eval mode first, so the saved module holds its averaged
-    weights, which `genopt sample` and `init_from` load; its state holds what train mode needs.
-    LoRA adapters are merged into the saved weights. A text data set's vocabulary is saved too.
+    A schedule-free optimizer is put in eval mode first, so the saved module contains its
+    averaged weights, which `genopt sample` and `init_from` load. Its optimizer state keeps what
+    train mode needs. LoRA adapters are merged into the saved weights. A text data set's
+    vocabulary is saved too.
     """
     with trainer.evaluation_weights():
         state = _copy_state(_checkpoint_state(cfg, trainer, step))
