@@ -34,9 +34,8 @@ def flush_denormals():
 
 def compose(model: str, optimizer: str, *extra: str):
     overrides = [f"model={model}", *TINY[model], *SMALLER.get(model, [])]
-    overrides += [f"optimizer={optimizer}", "data.batch_size=4"]
-    if optimizer == "schedulefree_adamw":
-        overrides.append("schedule=constant")
+    # A constant schedule suits schedule-free AdamW, and no recipe's min_lr exceeds the lr.
+    overrides += [f"optimizer={optimizer}", "data.batch_size=4", "schedule=constant"]
     if optimizer == "lbfgs":
         overrides.append("optimizer.max_iter=3")
     return compose_config([*overrides, *extra])
