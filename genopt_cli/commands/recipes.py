@@ -39,11 +39,21 @@ def techniques(cfg: DictConfig) -> str:
         parts.append("own lr per player: " + ", ".join(f"{k} {v:g}" for k, v in lrs.items()))
     if "decay_exclude" in cfg.optimizer and cfg.optimizer.get("weight_decay"):
         parts.append("no decay on " + ", ".join(cfg.optimizer.decay_exclude))
+    if cfg.optimizer.get("layer_decay") is not None:
+        parts.append(f"layer-wise lr decay {cfg.optimizer.layer_decay:g}")
+    if cfg.trainer.lora.rank is not None:
+        parts.append(f"LoRA rank {cfg.trainer.lora.rank}")
     return "; ".join(parts)
 
 
-def recipe_row(model: str) -> list[str]:
-    cfg = compose_config([f"model={model}"])
+# Recipes chosen with recipe=NAME, shown on top of this model's recipe.
+STANDALONE_MODEL = "transformer"
+
+
+def recipe_row(model: str, recipe: str | None = None) -> list[str]:
+    """Return one column of the table: model=MODEL, plus recipe=RECIPE when given."""
+    overrides = [f"model={model}"] + ([f"recipe={recipe}"] if recipe is not None else [])
+    cfg = compose_config(overrides)
     optimizer = cfg.optimizer
     ema = cfg.trainer.ema
     ema_text = "-"
@@ -53,7 +63,7 @@ def recipe_row(model: str) -> list[str]:
     if "min_lr" in cfg.schedule and cfg.schedule.name != "constant":
         schedule += f" to {cfg.schedule.min_lr:g}"
     return [
-        model,
+        model if recipe is None else f"{recipe} ({model})",
         cfg.data.name,
         optimizer._target_.rsplit(".", 1)[-1],
         f"{optimizer.lr:g}",
@@ -70,9 +80,11 @@ def recipe_row(model: str) -> list[str]:
 
 
 def recipe_table() -> tuple[list[str], list[list[str]]]:
-    """Return the models and one row per setting, with a column per model."""
-    models = group_options("model")
-    columns = [recipe_row(model) for model in models]
+    """Return the column names and one row per setting: a column per model, then one per
+    recipe chosen with recipe=NAME (on the transformer)."""
+    columns = [recipe_row(model) for model in group_options("model")]
+    columns += [recipe_row(STANDALONE_MODEL, recipe) for recipe in group_options("recipe")]
+    models = [column[0] for column in columns]
     rows = [
         [setting] + [column[i] for column in columns] for i, setting in enumerate(COLUMNS) if i > 0
     ]

@@ -43,7 +43,8 @@ def command_sample(arguments: list[str]) -> None:
     cfg = OmegaConf.create(state["config"])
     device = resolve_device(args.device)
 
-    dataset = build_dataset(cfg.data, Path.cwd())
+    # A text model samples in the vocabulary it was trained with, which the checkpoint keeps.
+    dataset = build_dataset(cfg.data, Path.cwd(), vocab=state.get("data", {}).get("vocab"))
     task = build_task(cfg.model, dataset).to(device)
     modules = {}
     for name, module in task.players.items():

@@ -18,8 +18,9 @@ from genopt_cli.config.validate import closest
 
 CONFIG_MODULE = "genopt_cli.configs"
 CONFIG_NAME = "train"
-# Config groups a user picks from; recipe/ holds the family rows that model=X pulls in.
-GROUPS = ("model", "data", "optimizer", "schedule", "trainer")
+# Config groups a user picks from. recipe/ also contains the family rows that model=X pulls
+# in, so `recipe=NAME` offers only the other files (finetune).
+GROUPS = ("model", "data", "optimizer", "schedule", "trainer", "recipe")
 
 
 def config_dir() -> Path:
@@ -27,7 +28,11 @@ def config_dir() -> Path:
 
 
 def group_options(group: str) -> list[str]:
-    return sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))
+    options = sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))
+    if group == "recipe":
+        models = set(group_options("model"))
+        options = [option for option in options if option not in models]
+    return options
 
 
 def describe(group: str, option: str) -> str:

@@ -19,6 +19,15 @@ class EMAConfig:
 
 
 @dataclass
+class LoraConfig:
+    rank: int | None = MISSING
+    alpha: float = MISSING
+    dropout: float = MISSING
+    target_modules: Any = MISSING
+    exclude_modules: Any = MISSING
+
+
+@dataclass
 class TrainerConfig:
     max_steps: int = MISSING
     accumulate: int = MISSING
@@ -26,6 +35,7 @@ class TrainerConfig:
     clip_grad_norm: float | None = MISSING
     clip_grad_value: float | None = MISSING
     ema: EMAConfig = field(default_factory=EMAConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
     seed: int = MISSING
     device: str = MISSING
     log_every: int = MISSING
@@ -53,6 +63,7 @@ class GenoptConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     model: Any = MISSING
     players: dict[str, PlayerConfig] = field(default_factory=dict)
+    init_from: str | None = MISSING
 
 
 def register() -> None:

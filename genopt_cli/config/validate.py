@@ -4,17 +4,22 @@ Every problem is collected, so the user sees all of them at once.
 """
 
 import difflib
+import importlib.util
 import re
+from pathlib import Path
 
+import hydra.utils
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from genopt_cli.data import LOADERS
 from genopt_cli.models import TASKS
-from genopt_cli.optim import SCHEDULES
+from genopt_cli.optim import SCHEDULES, missing_package
+from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS
+from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
 from genopt_cli.train.precision import PRECISIONS
 
-DATA_KINDS = {"digits": "images", "text": "text"}
+DATA_KINDS = {"digits": "images", "text": "text", "text_file": "text"}
 
 
 def closest(name: str, choices) -> str:
@@ -57,6 +62,110 @@ def _check_optimizer(problems, prefix: str, values) -> None:
         problems.append(f"{prefix}.weight_decay={weight_decay} must be >= 0")
 
 
+def _check_optimizer_choice(problems, cfg: DictConfig, task) -> None:
+    """Check the optimizer's package, its traits against the run, and its group options."""
+    optimizer = cfg.optimizer
+    name = optimizer.name
+    hint = missing_package(optimizer._target_)
+    if hint is not None:
+        problems.append(f"optimizer={name}: {hint}")
+        return
+    optimizer_class = hydra.utils.get_object(optimizer._target_)
+    if issubclass(optimizer_class, CLOSURE_OPTIMIZERS):
+        _check_closure_optimizer(problems, cfg, task)
+    if callable(getattr(optimizer_class, "eval", None)) and cfg.schedule.name != "constant":
+        problems.append(
+            f"optimizer={name} averages its iterates in place of an lr schedule, so it cannot "
+            f"run with schedule={cfg.schedule.name}; use schedule=constant "
+            "(schedule.warmup_steps still applies)"
+        )
+
+    rules = optimizer.get("decay_exclude")
+    for rule in rules or ():
+        if rule not in DECAY_EXCLUDE_RULES:
+            problems.append(
+                f"optimizer.decay_exclude contains '{rule}'{closest(rule, DECAY_EXCLUDE_RULES)}; "
+                f"valid rules: {', '.join(DECAY_EXCLUDE_RULES)} (an empty list decays everything)"
+            )
+    layer_decay = optimizer.get("layer_decay")
+    if layer_decay is None:
+        return
+    if isinstance(layer_decay, bool) or not isinstance(layer_decay, (int, float)):
+        problems.append(f"optimizer.layer_decay={layer_decay} must be a number in (0, 1] or null")
+    elif not 0 < layer_decay <= 1:
+        problems.append(
+            f"optimizer.layer_decay={layer_decay} must be in (0, 1] (typical: 0.65 to 0.9), "
+            "or null for one lr for all layers"
+        )
+    if task is not None and not task.has_layers:
+        layered = sorted(name for name, t in TASKS.items() if t.has_layers)
+        problems.append(
+            f"optimizer.layer_decay={layer_decay} needs a model with layers "
+            f"({', '.join(layered)}), but model={cfg.model.name} has none; "
+            "set optimizer.layer_decay=null"
+        )
+
+
+def _check_closure_optimizer(problems, cfg: DictConfig, task) -> None:
+    """L-BFGS re-evaluates the loss of one batch many times per step; rule out what breaks it."""
+    name = cfg.optimizer.name
+    if cfg.trainer.precision == "fp16":
+        problems.append(
+            f"optimizer={name} cannot run with trainer.precision=fp16: the gradient scaler would "
+            "skip steps after the line search has moved the weights; use trainer.precision=bf16 "
+            "or fp32, or another optimizer"
+        )
+    if cfg.trainer.accumulate != 1:
+        problems.append(
+            f"optimizer={name} needs trainer.accumulate=1, got {cfg.trainer.accumulate}; raise "
+            "data.batch_size for a larger batch, or use another optimizer with accumulation"
+        )
+    if task is not None and len(task.player_names) > 1:
+        problems.append(
+            f"optimizer={name} cannot train model={cfg.model.name}: its players "
+            f"({', '.join(task.player_names)}) play a game, so no single loss exists for a "
+            "line search; use optimizer=adam (the GAN recipe's) or another first-order optimizer"
+        )
+
+
+def _check_finetune(problems, cfg: DictConfig) -> None:
+    """Check init_from, the LoRA settings and a text file's path."""
+    if cfg.init_from is not None:
+        checkpoint = Path(cfg.init_from).expanduser() / "checkpoints" / "last.pt"
+        if not checkpoint.is_file():
+            problems.append(
+                f"init_from={cfg.init_from} has no checkpoints/last.pt; pass the folder of a "
+                "finished run (outputs/DATE/TIME), relative to the launch folder or absolute"
+            )
+    rank = cfg.trainer.lora.rank
+    if rank is not None:
+        _positive(problems, "trainer.lora.rank", rank, integer=True)
+        if cfg.init_from is None:
+            problems.append(
+                f"trainer.lora.rank={rank} trains adapters on frozen weights, which must come "
+                "from a finished run: add init_from=RUN_DIR, or set trainer.lora.rank=null"
+            )
+        if importlib.util.find_spec("peft") is None:
+            problems.append(
+                f"trainer.lora.rank={rank} needs the optional package peft, which is not "
+                "installed; install it with: pip install 'genopt[lora]' (or pip install peft)"
+            )
+        _positive(problems, "trainer.lora.alpha", cfg.trainer.lora.alpha)
+        dropout = cfg.trainer.lora.dropout
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            problems.append(f"trainer.lora.dropout={dropout} must be in [0, 1)")
+    # `in` is False for a key whose value is ??? (missing), so look the key up in keys().
+    if "path" not in cfg.data.keys():
+        return
+    if OmegaConf.is_missing(cfg.data, "path"):
+        problems.append(f"data={cfg.data.name} needs data.path=FILE, the text file to train on")
+    elif not Path(cfg.data.path).expanduser().is_file():
+        problems.append(
+            f"data.path={cfg.data.path} is not a file; pass a text file, relative to the "
+            "launch folder or absolute"
+        )
+
+
 def _check_device(problems, device: str, precision: str) -> None:
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
         problems.append(f"trainer.device={device} is not valid; use auto, cpu, cuda or cuda:N")
@@ -71,6 +180,7 @@ def validate(cfg: DictConfig) -> list[str]:
     """Return every problem found in `cfg`, each naming the dotted key, value and what is valid."""
     problems: list[str] = []
     model_ok = _choice(problems, "model.name", cfg.model.name, TASKS)
+    task = TASKS[cfg.model.name] if model_ok else None
     data_ok = _choice(problems, "data.name", cfg.data.name, LOADERS)
     _choice(problems, "schedule.name", cfg.schedule.name, SCHEDULES)
     if model_ok and data_ok:
@@ -114,6 +224,15 @@ def validate(cfg: DictConfig) -> list[str]:
         )
 
     _check_optimizer(problems, "optimizer", cfg.optimizer)
+    _check_optimizer_choice(problems, cfg, task)
+    min_lr = cfg.schedule.get("min_lr")
+    lr = cfg.optimizer.get("lr")
+    if isinstance(min_lr, (int, float)) and isinstance(lr, (int, float)) and min_lr > lr:
+        problems.append(
+            f"schedule.min_lr={min_lr} is above optimizer.lr={lr}, so the schedule would raise "
+            f"the lr; set schedule.min_lr to at most {lr} (0.0 decays to zero)"
+        )
+    _check_finetune(problems, cfg)
     for player, overrides in cfg.players.items():
         _check_optimizer(problems, f"players.{player}", overrides)
         for key in ("clip_grad_norm", "clip_grad_value"):

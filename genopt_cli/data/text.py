@@ -1,11 +1,16 @@
-"""Python's language-reference topics (pydoc_data, part of every CPython) as a character corpus."""
+"""Character corpora: Python's language-reference topics (pydoc_data, part of every CPython) and
+a user's text file."""
 
+import logging
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
+from genopt_cli.config.errors import GenoptError
 from genopt_cli.data.base import TextDataset
+
+log = logging.getLogger(__name__)
 
 
 def pydoc_corpus() -> str:
@@ -25,3 +30,45 @@ def split_text(name: str, text: str, val_fraction: float) -> TextDataset:
 
 def load_pydoc_text(cfg: DictConfig, launch_dir: Path) -> TextDataset:
     return split_text("text", pydoc_corpus(), cfg.val_fraction)
+
+
+def resolve_path(path: str, launch_dir: Path | None) -> Path:
+    """Resolve a relative path against the folder genopt was started from."""
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute() and launch_dir is not None:
+        resolved = launch_dir / resolved
+    return resolved
+
+
+def load_text_file(cfg: DictConfig, launch_dir: Path) -> TextDataset:
+    """Read data.path as UTF-8; the last val_fraction of the characters is held out."""
+    path = resolve_path(cfg.path, launch_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise GenoptError(
+            f"data.path={cfg.path} could not be read as UTF-8 text ({type(error).__name__}: "
+            f"{error}); pass a readable text file"
+        ) from None
+    return split_text("text_file", text, cfg.val_fraction)
+
+
+def with_vocab(dataset: TextDataset, vocab: list[str]) -> TextDataset:
+    """Re-encode `dataset` with another vocabulary, dropping characters outside it.
+
+    A fine-tuned model keeps the vocabulary, and so the embedding rows, of the run it starts
+    from; the new text is read in that vocabulary.
+    """
+    train_text, val_text = dataset.decode(dataset.train), dataset.decode(dataset.val)
+    converted = TextDataset(dataset.name, torch.zeros(0), torch.zeros(0), list(vocab))
+    converted.train, converted.val = converted.encode(train_text), converted.encode(val_text)
+    dropped = len(train_text) + len(val_text) - len(converted.train) - len(converted.val)
+    if dropped:
+        unknown = sorted(set(train_text + val_text) - set(vocab))
+        log.warning(
+            "%s: %d characters outside the vocabulary of the initial weights were dropped: %s",
+            dataset.name,
+            dropped,
+            "".join(unknown)[:80],
+        )
+    return converted

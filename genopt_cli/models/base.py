@@ -22,6 +22,8 @@ class Task(ABC):
     player_names: tuple[str, ...] = ("model",)
     # Name of the player whose weights the EMA follows, and which sampling uses.
     ema_player: str = "model"
+    # Whether every player module has layers() (input to output), for layer-wise lr decay.
+    has_layers: bool = False
     # Name of the metric a sweep minimises; it must be a key that evaluate() returns.
     target_metric: str = "val/loss"
 

@@ -85,6 +85,16 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
+    def layers(self) -> dict[str, list[nn.Module]]:
+        """Return the layers from input to output for layer-wise lr decay.
+
+        The output head shares the token embedding's weight, which counts in the embedding layer.
+        """
+        layers = {"embedding": [self.token_embedding, self.position_embedding]}
+        layers.update({f"block{i}": [block] for i, block in enumerate(self.blocks)})
+        layers["head"] = [self.ln_f, self.head]
+        return layers
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
@@ -96,6 +106,7 @@ class GPT(nn.Module):
 class TransformerTask(Task):
     player_names = ("model",)
     data_kind = "text"
+    has_layers = True
     target_metric = "val/loss"
 
     def __init__(self, cfg: DictConfig, dataset: TextDataset):

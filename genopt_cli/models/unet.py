@@ -103,6 +103,23 @@ class UNet(nn.Module):
             group_norm(channels[0]), nn.SiLU(), nn.Conv2d(channels[0], in_channels, 3, padding=1)
         )
 
+    def layers(self) -> dict[str, list[nn.Module]]:
+        """Return the layers in the order of the forward pass, for layer-wise lr decay.
+
+        The stem with the time embedding is the bottom, then each level of the down path with
+        its downsampling, the middle, each level of the up path with its upsampling, and the
+        output head at the top.
+        """
+        layers = {"stem": [self.time_mlp, self.stem]}
+        for i, level in enumerate(self.down):
+            layers[f"down{i}"] = [level, *self.downsample[i : i + 1]]
+        layers["middle"] = [self.middle]
+        for i, level in enumerate(self.up):
+            resolution = len(self.up) - 1 - i
+            layers[f"up{resolution}"] = [level, *self.upsample[i : i + 1]]
+        layers["head"] = [self.head]
+        return layers
+
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         time = self.time_mlp(timestep_embedding(t, self.time_dim))
         h = self.stem(x)

@@ -3,8 +3,10 @@
 One step updates every player once, in the task's order. For each player: zero its gradients,
 run `accumulate` micro-batches (each loss divided by accumulate, so the gradient equals that of
 the whole step batch), unscale, clip, take the optimizer step, then advance its schedule and EMA.
+An optimizer that needs a closure (L-BFGS) gets one that re-evaluates the same micro-batches.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 
 from genopt_cli.models.base import Task
+from genopt_cli.optim import requires_closure, set_optimizer_mode
 from genopt_cli.train.ema import EMA
 from genopt_cli.train.precision import autocast
 
@@ -33,9 +36,12 @@ class Player:
     scaler: torch.amp.GradScaler | None = None
     ema: EMA | None = None
     parameters: list[torch.Tensor] = field(default_factory=list)
+    needs_closure: bool = False
 
     def __post_init__(self) -> None:
         self.parameters = [p for p in self.module.parameters() if p.requires_grad]
+        self.needs_closure = requires_closure(self.optimizer)
+        set_optimizer_mode(self.optimizer, training=True)
 
 
 class Trainer:
@@ -61,12 +67,29 @@ class Trainer:
         """Each player's module, replaced by its EMA copy where EMA is on."""
         return {p.name: p.ema.module if p.ema is not None else p.module for p in self.players}
 
+    @contextlib.contextmanager
+    def evaluation_weights(self):
+        """Put each optimizer in eval mode for the block, then back in train mode.
+
+        Schedule-free optimizers move the live weights to their average in eval mode; every
+        other optimizer has no mode, and the block sees the weights as they are.
+        """
+        for player in self.players:
+            set_optimizer_mode(player.optimizer, training=False)
+        try:
+            yield
+        finally:
+            for player in self.players:
+                set_optimizer_mode(player.optimizer, training=True)
+
     def _only_trainable(self, current: Player) -> None:
         if len(self.players) > 1:
             for player in self.players:
                 player.module.requires_grad_(player is current)
 
-    def _backward(self, player: Player, micro_batches, step: int) -> None:
+    def _backward(self, player: Player, micro_batches, step: int, record: bool) -> torch.Tensor:
+        """Accumulate the step's gradient; return the step's mean loss, detached."""
+        total = torch.zeros((), device=self.device)
         for micro_batch in micro_batches:
             with autocast(self.precision, self.device):
                 loss, metrics = self.task.loss(player.name, micro_batch, step)
@@ -74,27 +97,76 @@ class Trainer:
             if player.scaler is not None:
                 scaled = player.scaler.scale(scaled)
             scaled.backward()
-            self._add(f"train/loss/{player.name}", loss.detach().float() / self.accumulate)
-            for tag, value in metrics.items():
-                self._add(tag, value.float() / self.accumulate)
+            total += loss.detach().float() / self.accumulate
+            if record:
+                self._add(f"train/loss/{player.name}", loss.detach().float() / self.accumulate)
+                for tag, value in metrics.items():
+                    self._add(tag, value.float() / self.accumulate)
+        return total
 
-    def _update(self, player: Player, step: int, log_now: bool) -> None:
-        if player.scaler is not None:
-            player.scaler.unscale_(player.optimizer)
+    def _clip(self, player: Player, need_norm: bool) -> torch.Tensor | None:
+        """Clip the gradients; return their total norm before clipping when clipped or asked."""
         grad_norm = None
         if player.clip_grad_norm is not None:
             grad_norm = torch.nn.utils.clip_grad_norm_(player.parameters, player.clip_grad_norm)
-        elif log_now:
+        elif need_norm:
             grads = [p.grad for p in player.parameters if p.grad is not None]
             grad_norm = torch.nn.utils.get_total_norm(grads)
         if player.clip_grad_value is not None:
             torch.nn.utils.clip_grad_value_(player.parameters, player.clip_grad_value)
+        return grad_norm
+
+    def _rng_state(self) -> tuple:
+        cuda = torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None
+        return torch.get_rng_state(), cuda
+
+    def _set_rng_state(self, state: tuple) -> None:
+        torch.set_rng_state(state[0])
+        if state[1] is not None:
+            torch.cuda.set_rng_state_all(state[1])
+
+    def _closure(self, player: Player, micro_batches, step: int, first_loss, rng_state):
+        """Return a closure for optimizer.step(closure) that re-evaluates the step's loss.
+
+        Every evaluation restores the random state of the first one, so noise, dropout and
+        sampled timesteps repeat and the line search sees one deterministic function. The
+        first call returns the loss whose gradients the loop has already computed.
+        """
+        calls = 0
+
+        def closure() -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                return first_loss
+            self._set_rng_state(rng_state)
+            player.optimizer.zero_grad(set_to_none=True)
+            loss = self._backward(player, micro_batches, step, record=False)
+            self._clip(player, need_norm=False)
+            return loss
+
+        return closure
+
+    def _log_optimizer(self, player: Player, grad_norm) -> None:
+        """Store the gradient norm and each group's lr: optim/lr/PLAYER[/GROUP]."""
+        self._log_values[f"optim/grad_norm/{player.name}"] = grad_norm
+        for index, group in enumerate(player.optimizer.param_groups):
+            suffix = "" if index == 0 else f"/{group['name']}"
+            self._log_values[f"optim/lr/{player.name}{suffix}"] = group["lr"]
+
+    def _update(self, player: Player, micro_batches, step: int, log_now: bool) -> None:
+        rng_state = self._rng_state() if player.needs_closure else None
+        loss = self._backward(player, micro_batches, step, record=True)
+        if player.scaler is not None:
+            player.scaler.unscale_(player.optimizer)
+        grad_norm = self._clip(player, need_norm=log_now)
         if log_now:
-            self._log_values[f"optim/grad_norm/{player.name}"] = grad_norm
-            self._log_values[f"optim/lr/{player.name}"] = player.optimizer.param_groups[0]["lr"]
+            self._log_optimizer(player, grad_norm)
 
         stepped = True
-        if player.scaler is not None:
+        if player.needs_closure:
+            player.optimizer.step(self._closure(player, micro_batches, step, loss, rng_state))
+        elif player.scaler is not None:
             scale_before = player.scaler.get_scale()
             player.scaler.step(player.optimizer)
             player.scaler.update()
@@ -115,8 +187,7 @@ class Trainer:
         for player in self.players:
             self._only_trainable(player)
             player.optimizer.zero_grad(set_to_none=True)
-            self._backward(player, micro_batches, step)
-            self._update(player, step, log_now)
+            self._update(player, micro_batches, step, log_now)
         self._count += 1
 
     def _add(self, tag: str, value: torch.Tensor) -> None:

@@ -19,6 +19,13 @@ from genopt_cli.monitor.tensorboard import TensorBoardSink
 from genopt_cli.optim import build_optimizer, build_schedule, player_optimizer_config
 from genopt_cli.train.checkpoint import save_atomic
 from genopt_cli.train.ema import EMA
+from genopt_cli.train.finetune import (
+    add_lora,
+    initial_vocab,
+    load_initial_state,
+    load_initial_weights,
+    merged_state_dict,
+)
 from genopt_cli.train.loop import Player, Trainer
 from genopt_cli.train.precision import make_scaler
 
@@ -66,11 +73,37 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
             )
         )
         count = sum(p.numel() for p in module.parameters())
-        log.info("player %s: %s parameters", name, f"{count:,}")
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        log.info("player %s: %s parameters, %s trainable", name, f"{count:,}", f"{trainable:,}")
     return players
 
 
-def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
+def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None) -> dict:
+    """Return the run's state, with the weights that evaluation uses.
+
+    A schedule-free optimizer is put in eval mode first, so the saved module contains its
+    averaged weights, which `genopt sample` and `init_from` load. Its optimizer state keeps what
+    train mode needs. LoRA adapters are merged into the saved weights. A text data set's
+    vocabulary is saved too.
+    """
+    with trainer.evaluation_weights():
+        state = _copy_state(_checkpoint_state(cfg, trainer, step))
+    state["data"] = {"vocab": list(dataset.vocab)} if hasattr(dataset, "vocab") else {}
+    return state
+
+
+def _copy_state(state):
+    """Clone every tensor, so that switching back to train mode leaves the saved state alone."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {key: _copy_state(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_copy_state(value) for value in state)
+    return state
+
+
+def _checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
     state = {
         "format": 1,
         "step": step,
@@ -80,19 +113,22 @@ def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
     }
     for player in trainer.players:
         state["players"][player.name] = {
-            "module": player.module.state_dict(),
+            "module": merged_state_dict(player.module),
             "optimizer": player.optimizer.state_dict(),
             "schedule": player.schedule.state_dict(),
         }
         if player.scaler is not None:
             state["players"][player.name]["scaler"] = player.scaler.state_dict()
         if player.ema is not None:
-            state["ema"][player.name] = player.ema.state_dict()
+            ema = player.ema.state_dict()
+            state["ema"][player.name] = {**ema, "module": merged_state_dict(player.ema.module)}
     return state
 
 
 def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: int) -> dict:
     """Evaluate on the validation split and write a sample file, with the EMA weights if on.
+
+    Schedule-free optimizers switch to their averaged weights for it.
 
     The global random state is forked, so evaluation does not change the training's numbers.
     """
@@ -100,7 +136,7 @@ def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: 
     for module in task.players.values():
         module.eval()
     devices = [task.device] if task.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with trainer.evaluation_weights(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.trainer.seed)
         metrics = task.evaluate(modules, dataset)
         samples = task.sample(modules, cfg.trainer.num_samples)
@@ -129,8 +165,15 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     seed_everything(cfg.trainer.seed)
     log.info("run folder %s, device %s", run_dir, device)
 
-    dataset = build_dataset(cfg.data, launch_dir)
-    task = build_task(cfg.model, dataset).to(device)
+    initial = load_initial_state(cfg, launch_dir)
+    dataset = build_dataset(cfg.data, launch_dir, vocab=initial_vocab(initial))
+    task = build_task(cfg.model, dataset)
+    if initial is not None:
+        load_initial_weights(cfg, initial, task.players)
+    if cfg.trainer.lora.rank is not None:
+        for name, module in task.players.items():
+            task.players[name] = add_lora(module, cfg.trainer.lora, name)
+    task.to(device)
     players = build_players(cfg, task, device)
     step_size = cfg.data.batch_size * cfg.trainer.accumulate
     batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
@@ -155,12 +198,12 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
                     done, f"loss {loss:.4f} lr {values[f'optim/lr/{players[0].name}']:.2e}"
                 )
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
-                save_atomic(checkpoint_state(cfg, trainer, done), checkpoint_path)
+                save_atomic(checkpoint_state(cfg, trainer, done, dataset), checkpoint_path)
             if eval_every is not None and done % eval_every == 0 and done < max_steps:
                 evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
     train_seconds = time.perf_counter() - train_started
 
-    save_atomic(checkpoint_state(cfg, trainer, max_steps), checkpoint_path)
+    save_atomic(checkpoint_state(cfg, trainer, max_steps, dataset), checkpoint_path)
     metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
     sink.close()
     summary = {

@@ -20,9 +20,12 @@ def test_list_shows_every_option(tmp_path):
 
 
 def test_list_group_shows_values(tmp_path):
-    result = run_genopt("list", "optimizer", cwd=tmp_path)
+    result = run_genopt("list", "optimizer", "schedule", cwd=tmp_path)
     assert result.returncode == 0
     assert "torch.optim.AdamW" in result.stdout
+    assert "pytorch_optimizer.Lamb" in result.stdout
+    assert "layer_decay=None" in result.stdout
+    assert "warmup_steps=0" in result.stdout
 
 
 def test_recipes_match_config_files(tmp_path):

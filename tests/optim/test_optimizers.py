@@ -5,7 +5,12 @@ import torch
 from torch import nn
 
 from genopt_cli.config.compose import compose_config
-from genopt_cli.optim import build_optimizer, player_optimizer_config
+from genopt_cli.optim import (
+    build_optimizer,
+    player_optimizer_config,
+    requires_closure,
+    set_optimizer_mode,
+)
 from genopt_cli.optim.param_groups import decay_groups
 
 
@@ -72,7 +77,10 @@ def test_player_override_wins():
     assert list(player_optimizer_config(cfg, "discriminator").betas) == [0.0, 0.99]
 
 
-# AdaGrad's steps shrink as squared gradients add up, so it needs a larger lr.
+# AdaGrad's steps shrink as squared gradients add up and Adafactor's scale with the weights'
+# RMS, so both need a larger lr. LAMB's steps scale with the weights' norm, Lion moves every
+# coordinate by lr, and Muon's matrix here is a single row. Every optimizer config is listed,
+# and test_update_rules.py checks each update rule.
 LOWERING_LR = {
     "sgd": 0.05,
     "momentum": 0.05,
@@ -81,23 +89,38 @@ LOWERING_LR = {
     "rmsprop": 0.05,
     "adam": 0.05,
     "adamw": 0.05,
+    "lbfgs": 1.0,
+    "lamb": 0.1,
+    "lion": 0.05,
+    "adafactor": 0.5,
+    "muon": 0.2,
+    "schedulefree_adamw": 0.05,
 }
 
 
 @pytest.mark.parametrize("name", sorted(LOWERING_LR))
 def test_every_optimizer_lowers_a_quadratic(name):
     cfg = compose_config([f"optimizer={name}", f"optimizer.lr={LOWERING_LR[name]}"])
+    torch.manual_seed(0)  # the initial weights, so the result does not depend on test order
     model = nn.Linear(4, 1)
     optimizer = build_optimizer(player_optimizer_config(cfg, "model"), model, "model")
     x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
     y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    set_optimizer_mode(optimizer, training=True)
     losses = []
-    for _ in range(50):
+
+    def closure():
         optimizer.zero_grad()
         loss = (model(x) - y).pow(2).mean()
         loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        return loss
+
+    for _ in range(50):
+        losses.append(closure().item())
+        if requires_closure(optimizer):
+            optimizer.step(closure)
+        else:
+            optimizer.step()
     assert losses[-1] < 0.5 * losses[0]
 
 
