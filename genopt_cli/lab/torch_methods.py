@@ -7,25 +7,21 @@ settings (betas, eps, weight decay), and the lab sets only lr and momentum from 
 import math
 from importlib import resources
 
-import hydra.utils
 import torch
 from omegaconf import OmegaConf
 
 from genopt_cli.lab.problem import Problem
 from genopt_cli.lab.trace import Settings, Trace
-from genopt_cli.optim import HARNESS_KEYS
+from genopt_cli.optim.optimizers import optimizer_class_and_options
 
 
 def catalogue_optimizer(config_name: str, parameters, **overrides) -> torch.optim.Optimizer:
     """Instantiate configs/optimizer/CONFIG_NAME.yaml on `parameters`, with `overrides` applied."""
     path = resources.files("genopt_cli.configs") / "optimizer" / f"{config_name}.yaml"
     arguments = OmegaConf.to_container(OmegaConf.load(str(path)), resolve=True)
-    for key in HARNESS_KEYS:
-        arguments.pop(key, None)
-    if "betas" in arguments:
-        arguments["betas"] = tuple(arguments["betas"])
-    arguments.update(overrides)
-    return hydra.utils.instantiate(arguments)(parameters)
+    optimizer_class, options = optimizer_class_and_options(arguments)
+    options.update(overrides)
+    return optimizer_class(parameters, **options)
 
 
 def run_optimizer(problem: Problem, settings: Settings, optimizer, before_step=None) -> Trace:

@@ -69,18 +69,23 @@ def set_optimizer_mode(optimizer: torch.optim.Optimizer, training: bool) -> None
         switch()
 
 
-def build_optimizer(optimizer_cfg: DictConfig, module: nn.Module, player: str):
-    arguments = OmegaConf.to_container(optimizer_cfg, resolve=True)
+def optimizer_class_and_options(arguments: dict) -> tuple[type, dict]:
+    """Split an optimizer config into its class (`_target_`) and the keyword arguments it takes."""
     target = arguments["_target_"]
     hint = missing_package(target)
     if hint is not None:
         raise GenoptError(f"optimizer: {hint}")
-    optimizer_class = hydra.utils.get_object(target)
     options = {
         key: tuple(value) if isinstance(value, list) else value
         for key, value in arguments.items()
         if key not in HARNESS_KEYS
     }
+    return hydra.utils.get_object(target), options
+
+
+def build_optimizer(optimizer_cfg: DictConfig, module: nn.Module, player: str):
+    arguments = OmegaConf.to_container(optimizer_cfg, resolve=True)
+    optimizer_class, options = optimizer_class_and_options(arguments)
     groups = build_param_groups(
         module,
         lr=arguments["lr"],
