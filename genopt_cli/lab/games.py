@@ -7,6 +7,7 @@ players' losses, so that z - lr F(z) is a descent step for x and an ascent step 
 import torch
 from torch import Tensor
 
+from genopt_cli.lab.deterministic import iterate
 from genopt_cli.lab.problem import Problem
 from genopt_cli.lab.trace import Settings, Trace
 
@@ -19,20 +20,10 @@ def vector_field(problem: Problem, z: Tensor) -> Tensor:
     return sign * gradient
 
 
-def run_game(problem: Problem, settings: Settings, update) -> Trace:
-    z = problem.x0.clone()
-    trace = Trace()
-    trace.record(z)
-    for _ in range(settings.steps):
-        z = update(z)
-        trace.record(z)
-    return trace
-
-
 def simultaneous(problem: Problem, settings: Settings) -> Trace:
     """Simultaneous gradient descent-ascent: z_{t+1} = z_t - lr F(z_t)."""
     lr = settings.lr or problem.step_size
-    return run_game(problem, settings, lambda z: z - lr * vector_field(problem, z))
+    return iterate(problem, settings, lambda z: z - lr * vector_field(problem, z))
 
 
 def alternating(problem: Problem, settings: Settings) -> Trace:
@@ -47,7 +38,7 @@ def alternating(problem: Problem, settings: Settings) -> Trace:
         y_moved = z - lr * vector_field(problem, z)
         return torch.cat([z[:split], y_moved[split:]])
 
-    return run_game(problem, settings, update)
+    return iterate(problem, settings, update)
 
 
 def extragradient(problem: Problem, settings: Settings) -> Trace:
@@ -58,7 +49,7 @@ def extragradient(problem: Problem, settings: Settings) -> Trace:
         half = z - lr * vector_field(problem, z)
         return z - lr * vector_field(problem, half)
 
-    return run_game(problem, settings, update)
+    return iterate(problem, settings, update)
 
 
 def optimistic(problem: Problem, settings: Settings) -> Trace:
@@ -72,4 +63,4 @@ def optimistic(problem: Problem, settings: Settings) -> Trace:
         previous[0] = field
         return moved
 
-    return run_game(problem, settings, update)
+    return iterate(problem, settings, update)
