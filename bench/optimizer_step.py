@@ -35,7 +35,11 @@ def transformer_parameters() -> torch.nn.Module:
 def configs() -> dict[str, OmegaConf]:
     """Return the optimizer configs to time: the AdamW (foreach) baseline first, then every
     config in configs/optimizer/, with L-BFGS at one iteration per step."""
-    runs = {BASELINE: compose_config(["optimizer=adamw", "optimizer.foreach=true"]).optimizer}
+    runs = {
+        BASELINE: compose_config(
+            ["optimizer=adamw", "optimizer.foreach=true", "optimizer.fused=false"]
+        ).optimizer
+    }
     for name in group_options("optimizer"):
         if name == "lbfgs":
             runs["lbfgs (1 iteration)"] = compose_config(

@@ -15,6 +15,7 @@ CASES = [
         ["model=vae", "players.generator.lr=1e-3"],
         ["'generator' is not a key of players", "valid: model"],
     ),
+    (["optimizer.foreach=true"], ["optimizer.foreach=true", "optimizer.fused=false"]),
     (["trainer.precision=fp8"], ["trainer.precision=fp8", "bf16", "fp16", "fp32"]),
     (["model=vae", "schedule.warmup_steps=90000"], ["schedule.warmup_steps=90000", "max_steps"]),
 ]

@@ -48,6 +48,11 @@ def _positive(problems, key, value, integer=False, allow_none=False) -> None:
 
 
 def _check_optimizer(problems, prefix: str, values) -> None:
+    if values.get("foreach") and values.get("fused"):
+        problems.append(
+            f"{prefix}.foreach=true and {prefix}.fused=true cannot be combined; choose one, "
+            f"e.g. {prefix}.fused=false to use the foreach implementation"
+        )
     lr = values.get("lr")
     if lr is not None:
         _positive(problems, f"{prefix}.lr", lr)
