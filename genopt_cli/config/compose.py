@@ -60,6 +60,15 @@ def compose_config(overrides: list[str]) -> DictConfig:
         match = re.match(r"Could not override '([^']+)'", text)
         if match:
             raise GenoptError(unknown_key_message(match.group(1), overrides)) from None
+        cause = error.__cause__
+        if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+            # Hydra's own line names the override; the cause says what was wrong with it.
+            detail = [
+                line
+                for line in str(cause).strip().splitlines()
+                if not line.strip().startswith(("reference_type", "object_type"))
+            ]
+            text += "\n" + "\n".join(detail)
         raise GenoptError(
             text.replace("\n\n", "\n") + "\nSee `genopt list` for every group and option."
         ) from None

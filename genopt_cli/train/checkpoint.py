@@ -34,7 +34,8 @@ def load_checkpoint(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError here
         raise GenoptError(
-            f"checkpoint {path} could not be read safely ({type(error).__name__}: "
-            f"{str(error).splitlines()[0]}); genopt loads only tensors and plain containers. "
+            f"checkpoint {path} is not a valid genopt checkpoint ({type(error).__name__} from "
+            "torch.load with weights_only=True): it is truncated or corrupt, or it holds "
+            "objects other than tensors and plain containers, which genopt never loads. "
             "Use a checkpoint written by genopt, or train again."
         ) from None
