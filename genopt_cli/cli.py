@@ -9,7 +9,7 @@ USAGE = """usage: genopt COMMAND [ARGS]
 
 commands:
   train [-m] [KEY=VALUE ...]   train a model; -m sweeps comma-separated values (Hydra multirun)
-  sample RUN_DIR [--num N] [--seed S] [--out PATH]
+  sample RUN_DIR [--num N] [--seed S] [--device D] [--out DIR]
                                draw samples from a finished run (EMA weights when it had EMA)
   recipes                      print the practical-defaults table from the config files
   list [GROUP]                 list config groups and options; with GROUP, each option's values
@@ -65,9 +65,12 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if argv and argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return
+    if not argv:
+        print(USAGE, end="", file=sys.stderr)
+        sys.exit(2)
     command, arguments = argv[0], argv[1:]
     try:
         if command not in COMMANDS:

@@ -35,8 +35,9 @@ def techniques(cfg: DictConfig) -> str:
     if model.get("r1_gamma") is not None:
         parts.append(f"R1 gamma {model.r1_gamma}")
     lrs = {name: p.lr for name, p in cfg.players.items() if p.lr is not None}
-    if len(lrs) > 1:
-        parts.append("own lr per player: " + ", ".join(f"{k} {v:g}" for k, v in lrs.items()))
+    if lrs:
+        own = ", ".join(f"{name} {lr:g}" for name, lr in lrs.items())
+        parts.append(f"own lr per player: {own}, the others at the optimizer's lr")
     if "decay_exclude" in cfg.optimizer and cfg.optimizer.get("weight_decay"):
         parts.append("no decay on " + ", ".join(cfg.optimizer.decay_exclude))
     if cfg.optimizer.get("layer_decay") is not None:

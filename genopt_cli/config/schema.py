@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -66,5 +66,12 @@ class GenoptConfig:
     init_from: str | None = MISSING
 
 
+def multiply(a, b) -> float:
+    """The `genopt.times` resolver: ${genopt.times:A,B} is A x B, for values tied by a ratio."""
+    return float(a) * float(b)
+
+
 def register() -> None:
     ConfigStore.instance().store(name="genopt_schema", node=GenoptConfig)
+    if not OmegaConf.has_resolver("genopt.times"):
+        OmegaConf.register_new_resolver("genopt.times", multiply)

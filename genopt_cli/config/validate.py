@@ -12,6 +12,7 @@ import hydra.utils
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from genopt_cli.config.errors import GenoptError
 from genopt_cli.data import LOADERS
 from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
@@ -133,6 +134,24 @@ def _check_closure_optimizer(problems, cfg: DictConfig, task) -> None:
         )
 
 
+def _check_initial_checkpoint(problems, cfg: DictConfig, checkpoint: Path) -> None:
+    """Read init_from's checkpoint now, so that a bad one fails before a run folder exists."""
+    from genopt_cli.train.checkpoint import load_checkpoint
+
+    try:
+        state = load_checkpoint(checkpoint)
+    except GenoptError as error:
+        problems.extend(error.problems)
+        return
+    saved_model = OmegaConf.create(state.get("config", "{}")).get("model", {}).get("name")
+    if saved_model != cfg.model.name:
+        problems.append(
+            f"init_from={cfg.init_from} holds a model={saved_model} run, but this run trains "
+            f"model={cfg.model.name}; pass a model={cfg.model.name} run or set "
+            f"model={saved_model}"
+        )
+
+
 def _check_finetune(problems, cfg: DictConfig) -> None:
     """Check init_from, the LoRA settings and a text file's path."""
     if cfg.init_from is not None:
@@ -142,6 +161,8 @@ def _check_finetune(problems, cfg: DictConfig) -> None:
                 f"init_from={cfg.init_from} has no checkpoints/last.pt; pass the folder of a "
                 "finished run (outputs/DATE/TIME), relative to the launch folder or absolute"
             )
+        else:
+            _check_initial_checkpoint(problems, cfg, checkpoint)
     rank = cfg.trainer.lora.rank
     if rank is not None:
         _positive(problems, "trainer.lora.rank", rank, integer=True)

@@ -30,9 +30,10 @@ def train_app(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     launch_dir = Path(hydra_cfg.runtime.cwd)
-    console = Console(stderr=True)
+    # Without a terminal rich would wrap log lines at 80 columns, splitting paths and values.
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
     setup_logging(console, run_dir / "train.log")
-    console.print(Syntax(OmegaConf.to_yaml(cfg), "yaml", theme="ansi_dark"))
+    console.print(Syntax(OmegaConf.to_yaml(cfg, resolve=True), "yaml", theme="ansi_dark"))
     try:
         problems = validate(cfg)
         if problems:
@@ -40,7 +41,7 @@ def train_app(cfg: DictConfig) -> float | None:
         summary = train(cfg, run_dir, launch_dir, console)
     except (GenoptError, NonFiniteLossError) as error:
         message = error.render() if isinstance(error, GenoptError) else f"error: {error}"
-        log.error("%s", message)
+        log.error("%s", message.removeprefix("error: "))
         failed = {"status": "failed", "error": message}
         (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
         if hydra_cfg.mode == RunMode.RUN:

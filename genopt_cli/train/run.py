@@ -107,7 +107,7 @@ def _checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
     state = {
         "format": 1,
         "step": step,
-        "config": OmegaConf.to_yaml(cfg),
+        "config": OmegaConf.to_yaml(cfg, resolve=True),
         "players": {},
         "ema": {},
     }
@@ -123,6 +123,18 @@ def _checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
             ema = player.ema.state_dict()
             state["ema"][player.name] = {**ema, "module": merged_state_dict(player.ema.module)}
     return state
+
+
+def progress_status(values: dict[str, float], players: list[Player]) -> str:
+    """Format the latest losses and lrs, labelled by player where there are several."""
+    if len(players) == 1:
+        name = players[0].name
+        return f"loss {values['train/loss']:.4f} lr {values[f'optim/lr/{name}']:.2e}"
+    parts = [
+        f"{p.name} loss {values[f'train/loss/{p.name}']:.4f} lr {values[f'optim/lr/{p.name}']:.2e}"
+        for p in players
+    ]
+    return "  ".join(parts)
 
 
 def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: int) -> dict:
@@ -142,13 +154,14 @@ def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: 
         samples = task.sample(modules, cfg.trainer.num_samples)
     for module in task.players.values():
         module.train()
-    sink.scalars(metrics, step)
+    # Scalars go at the index of the last update, the x-axis position of that update's loss.
+    sink.scalars(metrics, step - 1)
     path = task.save_samples(samples, run_dir / "samples", f"step-{step:06d}")
     loggable = task.loggable_samples(samples)
     if "image" in loggable:
-        sink.image("samples", loggable["image"], step)
+        sink.image("samples", loggable["image"], step - 1)
     if "text" in loggable:
-        sink.text("samples", loggable["text"], step)
+        sink.text("samples", loggable["text"], step - 1)
     log.info(
         "step %d: %s; samples in %s",
         step,
@@ -193,10 +206,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
             if log_now:
                 values = trainer.collect(step)
                 sink.scalars(values, step)
-                loss = values.get("train/loss", values.get(f"train/loss/{players[-1].name}"))
-                progress.report(
-                    done, f"loss {loss:.4f} lr {values[f'optim/lr/{players[0].name}']:.2e}"
-                )
+                progress.report(done, progress_status(values, players))
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
                 save_atomic(checkpoint_state(cfg, trainer, done, dataset), checkpoint_path)
             if eval_every is not None and done % eval_every == 0 and done < max_steps:

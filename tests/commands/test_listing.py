@@ -41,9 +41,10 @@ def test_recipes_match_config_files(tmp_path):
         overrides = {k: v for entry in recipe["defaults"] for k, v in entry.items()}
         optimizer = overrides["override /optimizer"]
         schedule = overrides["override /schedule"]
-        lr = load(f"recipe/optimizer/{model}_{optimizer}.yaml").get(
-            "lr", load(f"optimizer/{optimizer}.yaml")["lr"]
-        )
+        tuned = load(f"recipe/optimizer/{model}_{optimizer}.yaml")
+        # A file in package _global_ (it sets players too) holds its values under `optimizer`.
+        tuned = tuned.get("optimizer", tuned)
+        lr = tuned.get("lr", load(f"optimizer/{optimizer}.yaml")["lr"])
         warmup = load(f"recipe/schedule/{model}_{schedule}.yaml").get("warmup_steps", 0)
         row = dict(
             zip(

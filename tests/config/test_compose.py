@@ -1,6 +1,7 @@
 """Recipes apply with model=X, and explicit overrides always win."""
 
 from genopt_cli.config.compose import compose_config, expand_sweep
+from genopt_cli.optim import player_optimizer_config
 
 
 def test_model_applies_its_recipe():
@@ -38,10 +39,24 @@ def test_explicit_schedule_drops_recipe_schedule_values():
 
 
 def test_per_player_override():
-    cfg = compose_config(["model=gan", "players.discriminator.lr=4e-4"])
-    assert cfg.players.discriminator.lr == 4e-4
-    assert cfg.players.generator.lr == 2e-4
-    assert compose_config(["model=gan"]).players.discriminator.lr == 4e-4
+    cfg = compose_config(["model=gan", "players.discriminator.lr=5e-4"])
+    assert player_optimizer_config(cfg, "discriminator").lr == 5e-4
+    assert player_optimizer_config(cfg, "generator").lr == 2e-4
+
+
+def test_gan_two_timescales_follow_optimizer_lr():
+    cfg = compose_config(["model=gan"])
+    assert player_optimizer_config(cfg, "discriminator").lr == 4e-4
+    cfg = compose_config(["model=gan", "optimizer.lr=1e-3"])
+    assert player_optimizer_config(cfg, "generator").lr == 1e-3
+    assert player_optimizer_config(cfg, "discriminator").lr == 2e-3
+
+
+def test_gan_other_optimizer_drops_recipe_lrs():
+    cfg = compose_config(["model=gan", "optimizer=adamw"])
+    assert player_optimizer_config(cfg, "generator").lr == 1e-3
+    assert player_optimizer_config(cfg, "discriminator").lr == 1e-3
+    assert list(player_optimizer_config(cfg, "discriminator").betas) == [0.9, 0.999]
 
 
 def test_expand_sweep_combinations():
