@@ -62,7 +62,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
             raise GenoptError(unknown_key_message(match.group(1), overrides)) from None
         cause = error.__cause__
         if cause is not None and str(cause).strip() and str(cause).strip() not in text:
-            # Hydra's own line names the override; the cause says what was wrong with it.
+            # Hydra's own line names the override, and the cause states what was wrong with it.
             detail = [
                 line
                 for line in str(cause).strip().splitlines()

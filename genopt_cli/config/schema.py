@@ -67,7 +67,7 @@ class GenoptConfig:
 
 
 def multiply(a, b) -> float:
-    """The `genopt.times` resolver: ${genopt.times:A,B} is A x B, for values tied by a ratio."""
+    """Multiply two values: the `genopt.times` resolver, ${genopt.times:A,B} = A x B."""
     return float(a) * float(b)
 
 

@@ -5,8 +5,8 @@ the live module: ema <- decay_t ema + (1 - decay_t) live. Integer buffers (Batch
 counter) are copied. With warmup the decay at update t (0-based) is min(decay, (1 + t) / (10 + t)),
 so a short run is not dominated by the random initial weights.
 
-torch.optim.swa_utils.AveragedModel covers the fixed-decay case, but its averaging function
-cannot see a per-step decay and it lerps integer buffers; this class is the few lines needed.
+torch.optim.swa_utils.AveragedModel could host this update as well. This class keeps the decay,
+its warmup, the update count and the integer buffers in one short place.
 """
 
 import copy

@@ -1,4 +1,4 @@
-"""The training loop. It knows players, never model families.
+"""The training loop. It handles players, never model families.
 
 One step updates every player once, in the task's order. For each player: zero its gradients,
 run `accumulate` micro-batches (each loss divided by accumulate, so the gradient equals that of
@@ -64,7 +64,7 @@ class Trainer:
         self._count = 0
 
     def sampling_modules(self) -> dict[str, nn.Module]:
-        """Each player's module, replaced by its EMA copy where EMA is on."""
+        """Return each player's module, or its EMA copy where EMA is on."""
         return {p.name: p.ema.module if p.ema is not None else p.module for p in self.players}
 
     @contextlib.contextmanager

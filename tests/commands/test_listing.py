@@ -42,7 +42,7 @@ def test_recipes_match_config_files(tmp_path):
         optimizer = overrides["override /optimizer"]
         schedule = overrides["override /schedule"]
         tuned = load(f"recipe/optimizer/{model}_{optimizer}.yaml")
-        # A file in package _global_ (it sets players too) holds its values under `optimizer`.
+        # A file in package _global_ (it sets players too) keeps its values under `optimizer`.
         tuned = tuned.get("optimizer", tuned)
         lr = tuned.get("lr", load(f"optimizer/{optimizer}.yaml")["lr"])
         warmup = load(f"recipe/schedule/{model}_{schedule}.yaml").get("warmup_steps", 0)

@@ -11,7 +11,8 @@ def test_digits_split():
     dataset = build_dataset(OmegaConf.create({"name": "digits", "val_fraction": 0.2}), None)
     assert dataset.train.shape == (1438, 1, 8, 8)
     assert dataset.val.shape == (359, 1, 8, 8)
-    assert dataset.train.min() >= 0 and dataset.train.max() <= 1
+    assert dataset.train.min() >= 0
+    assert dataset.train.max() <= 1
 
 
 def test_text_corpus_round_trip():
