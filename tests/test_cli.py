@@ -16,6 +16,8 @@ CASES = [
         ["'generator' is not a key of players", "valid: model"],
     ),
     (["optimizer.foreach=true"], ["optimizer.foreach=true", "optimizer.fused=false"]),
+    (["+optimizer.momentun=0.9"], ["optimizer.momentun", "torch.optim.AdamW", "amsgrad"]),
+    (["+lerning_rate=0.1"], ["lerning_rate is not a key of the config", "optimizer"]),
     (["trainer.precision=fp8"], ["trainer.precision=fp8", "bf16", "fp16", "fp32"]),
     (["model=vae", "schedule.warmup_steps=90000"], ["schedule.warmup_steps=90000", "max_steps"]),
 ]

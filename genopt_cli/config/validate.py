@@ -3,8 +3,10 @@
 Every problem is collected, so the user sees all of them at once.
 """
 
+import dataclasses
 import difflib
 import importlib.util
+import inspect
 import re
 from pathlib import Path
 
@@ -13,10 +15,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from genopt_cli.config.errors import GenoptError
+from genopt_cli.config.schema import GenoptConfig
 from genopt_cli.data import LOADERS
 from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
-from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS
+from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
 from genopt_cli.train.precision import PRECISIONS
 
@@ -68,6 +71,32 @@ def _check_optimizer(problems, prefix: str, values) -> None:
         problems.append(f"{prefix}.weight_decay={weight_decay} must be >= 0")
 
 
+def _check_optimizer_arguments(problems, optimizer: DictConfig, optimizer_class: type) -> None:
+    """Reject keys (added with +optimizer.KEY=...) that the optimizer class does not take."""
+    parameters = inspect.signature(optimizer_class.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    valid = [name for name in parameters if name not in ("self", "params")]
+    valid += ["decay_exclude", "layer_decay"]
+    for key in optimizer:
+        if key not in HARNESS_KEYS and key not in parameters:
+            problems.append(
+                f"optimizer.{key} is not an argument of {optimizer._target_}"
+                f"{closest(key, valid)}; valid: {', '.join(valid)}"
+            )
+
+
+def _check_top_level_keys(problems, cfg: DictConfig) -> None:
+    """Reject top-level keys that no part of genopt reads, such as one added with +KEY=..."""
+    known = [f.name for f in dataclasses.fields(GenoptConfig)]
+    for key in cfg:
+        if key not in known:
+            problems.append(
+                f"{key} is not a key of the config{closest(key, known)}, so nothing would read "
+                f"it; valid top-level keys: {', '.join(known)}"
+            )
+
+
 def _check_optimizer_choice(problems, cfg: DictConfig, task) -> None:
     """Check the optimizer's package, its traits against the run, and its group options."""
     optimizer = cfg.optimizer
@@ -77,6 +106,7 @@ def _check_optimizer_choice(problems, cfg: DictConfig, task) -> None:
         problems.append(f"optimizer={name}: {hint}")
         return
     optimizer_class = hydra.utils.get_object(optimizer._target_)
+    _check_optimizer_arguments(problems, optimizer, optimizer_class)
     if issubclass(optimizer_class, CLOSURE_OPTIMIZERS):
         _check_closure_optimizer(problems, cfg, task)
     if callable(getattr(optimizer_class, "eval", None)) and cfg.schedule.name != "constant":
@@ -205,6 +235,7 @@ def _check_device(problems, device: str, precision: str) -> None:
 def validate(cfg: DictConfig) -> list[str]:
     """Return every problem found in `cfg`, each naming the dotted key, value and what is valid."""
     problems: list[str] = []
+    _check_top_level_keys(problems, cfg)
     model_ok = _choice(problems, "model.name", cfg.model.name, TASKS)
     task = TASKS[cfg.model.name] if model_ok else None
     data_ok = _choice(problems, "data.name", cfg.data.name, LOADERS)
