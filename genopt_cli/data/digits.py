@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from genopt_cli.data.base import ImageDataset
 
 # The train/validation split is fixed, whatever the run's seed, so that every run and every
-# metric sees the same held-out images.
+# metric uses the same held-out images.
 SPLIT_SEED = 1234
 
 

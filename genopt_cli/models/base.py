@@ -1,4 +1,4 @@
-"""The task interface: a model family as the training loop sees it.
+"""The task interface: a model family in the form the training loop uses.
 
 A task owns one or more players (named modules, each with its own optimizer), computes the loss
 of one player on a micro-batch, draws samples and evaluates. The loop never looks at the family.

@@ -85,7 +85,7 @@ LOSSES = ("non_saturating", "hinge", "wasserstein")
 
 
 def input_gradient_penalty(scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """Return E|grad_x D(x)|^2, keeping the graph so the discriminator's backward sees it.
+    """Return E|grad_x D(x)|^2, keeping the graph for the discriminator's backward.
 
     `inputs` must have had requires_grad set before `scores` = D(inputs) was computed.
     """

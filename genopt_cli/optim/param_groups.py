@@ -68,7 +68,7 @@ def build_param_groups(
     """Return the optimizer groups of `model`, each with `name`, `params` and `lr`.
 
     weight_decay None means the optimizer takes none (L-BFGS): no decay split, no key set.
-    With layer_decay, a group's lr is lr x layer_decay^(depth from the top); groups are ordered
+    With layer_decay, a group's lr is lr x layer_decay^(depth from the top). Groups are ordered
     from the top down, so the first group always runs at `lr`.
     """
     depths = layer_depths(model) if layer_decay is not None else {}

@@ -71,8 +71,8 @@ class Trainer:
     def evaluation_weights(self):
         """Put each optimizer in eval mode for the block, then back in train mode.
 
-        Schedule-free optimizers move the live weights to their average in eval mode; every
-        other optimizer has no mode, and the block sees the weights as they are.
+        Schedule-free optimizers move the live weights to their average in eval mode. Other
+        optimizers have no mode, so the block gets the weights unchanged.
         """
         for player in self.players:
             set_optimizer_mode(player.optimizer, training=False)
@@ -129,7 +129,7 @@ class Trainer:
         """Return a closure for optimizer.step(closure) that re-evaluates the step's loss.
 
         Every evaluation restores the random state of the first one, so noise, dropout and
-        sampled timesteps repeat and the line search sees one deterministic function. The
+        sampled timesteps repeat and the line search evaluates one deterministic function. The
         first call returns the loss whose gradients the loop has already computed.
         """
         calls = 0
