@@ -27,8 +27,15 @@ class Task(ABC):
     # Name of the metric a sweep minimises; it must be a key that evaluate() returns.
     target_metric: str = "val/loss"
 
+    # Whether every player's gradient is taken at the same point before any player updates
+    # (simultaneous gradient descent); otherwise each player sees the others' latest weights.
+    simultaneous: bool = False
+
     def __init__(self) -> None:
         self.players: dict[str, nn.Module] = {}
+        # Updates per step of each player, such as a GAN's n_critic; a player absent here
+        # updates once. Update k of a player reads slice k of the step's batch.
+        self.updates_per_step: dict[str, int] = {}
 
     @abstractmethod
     def make_batches(self, dataset: Dataset, step_size: int, seed: int):
@@ -51,6 +58,10 @@ class Task(ABC):
     @abstractmethod
     def evaluate(self, modules: Mapping[str, nn.Module], dataset: Dataset) -> dict[str, float]:
         """Return validation metrics, keyed like 'val/loss'."""
+
+    def quality(self, modules: Mapping[str, nn.Module], dataset: Dataset) -> dict[str, float]:
+        """Return sample-quality metrics keyed like 'eval/...'; {} where the family has none."""
+        return {}
 
     def loggable_samples(self, samples) -> dict:
         """Return {'image': CHW tensor in [0, 1]} or {'text': str} for TensorBoard."""

@@ -151,6 +151,7 @@ def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: 
     with trainer.evaluation_weights(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.trainer.seed)
         metrics = task.evaluate(modules, dataset)
+        metrics.update(task.quality(modules, dataset))
         samples = task.sample(modules, cfg.trainer.num_samples)
     for module in task.players.values():
         module.train()
