@@ -1,7 +1,9 @@
 """The `genopt` command: train, sample, recipes, list. Each subcommand is a thin wrapper."""
 
 import importlib
+import os
 import sys
+from pathlib import Path
 
 from genopt_cli.config.errors import GenoptError
 
@@ -9,6 +11,10 @@ USAGE = """usage: genopt COMMAND [ARGS]
 
 commands:
   train [-m] [KEY=VALUE ...]   train a model; -m sweeps comma-separated values (Hydra multirun)
+  train resume=RUN_DIR|latest [KEY=VALUE ...]
+                               continue a stopped run from its last checkpoint, in its folder
+  validate [-m] [KEY=VALUE ...]
+                               check a command line's config (every run of a sweep) and exit
   sample RUN_DIR [--num N] [--seed S] [--device D] [--out DIR]
                                draw samples from a finished run (EMA weights when it had EMA)
   recipes                      print the practical-defaults table from the config files
@@ -27,25 +33,66 @@ examples:
 PLAIN_HYDRA_FLAGS = ("-m", "--multirun")
 
 
-def preflight(arguments: list[str]) -> None:
-    """Compose and validate every run of the command line before Hydra creates a run folder."""
+def _check_output_folder(overrides: list[str], multirun: bool) -> list[str]:
+    """Check that the run folder can be created, before Hydra tries to."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith(key + "=")]
+    target = Path(given[-1] if given else "outputs").expanduser().absolute()
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return [
+            f"{key}: {existing} is a file, so the run folder {target} cannot be made there; "
+            f"pass another folder with {key}=DIR"
+        ]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return [
+            f"{key}: {existing} is not writable, so the run folder {target} cannot be made; "
+            f"pass a writable folder with {key}=DIR"
+        ]
+    return []
+
+
+def preflight(arguments: list[str]) -> int:
+    """Compose and validate every run of the command line before Hydra creates a run folder.
+
+    Returns the number of runs checked (0 when Hydra flags other than -m leave it to Hydra).
+    """
     from genopt_cli.config.compose import check_group_choices, compose_config, expand_sweep
     from genopt_cli.config.validate import validate
 
     if any(a.startswith("-") and a not in PLAIN_HYDRA_FLAGS for a in arguments):
-        return
+        return 0
     overrides = [a for a in arguments if not a.startswith("-")]
     problems = check_group_choices(overrides)
+    problems += _check_output_folder(overrides, multirun=len(overrides) != len(arguments))
     if problems:
         raise GenoptError(problems)
-    for combination in expand_sweep(overrides):
-        problems = validate(compose_config(combination))
+    combinations = expand_sweep(overrides)
+    for combination in combinations:
+        cfg = compose_config(combination)
+        problems = validate(cfg)
+        if cfg.resume is not None:
+            problems += _check_resume(cfg)
         if problems:
             prefix = f"[{' '.join(combination)}] " if len(combination) != len(overrides) else ""
             raise GenoptError([prefix + problem for problem in problems])
+    return len(combinations)
+
+
+def _check_resume(cfg) -> list[str]:
+    from genopt_cli.config.resume import unsafe_changes
+    from genopt_cli.train.run import load_resume_state
+
+    state = load_resume_state(Path(cfg.resume))
+    return unsafe_changes(cfg, state["config"], state["step"])
 
 
 def command_train(arguments: list[str]) -> None:
+    from genopt_cli.config.resume import resume_arguments
+
+    arguments = resume_arguments(arguments, Path.cwd())
     preflight(arguments)
     from genopt_cli.train.app import train_app
 
@@ -53,9 +100,19 @@ def command_train(arguments: list[str]) -> None:
     train_app()
 
 
+def command_validate(arguments: list[str]) -> None:
+    from genopt_cli.config.resume import resume_arguments
+
+    runs = preflight(resume_arguments(arguments, Path.cwd()))
+    if runs == 0:
+        raise GenoptError("genopt validate takes KEY=VALUE overrides and -m only")
+    print(f"valid: {runs} run{'s' if runs != 1 else ''}, no problems found")
+
+
 # Subcommand -> (module, function), imported only when chosen so that `genopt list` stays quick.
 COMMANDS = {
     "train": ("genopt_cli.cli", "command_train"),
+    "validate": ("genopt_cli.cli", "command_validate"),
     "sample": ("genopt_cli.commands.sample", "command_sample"),
     "recipes": ("genopt_cli.commands.recipes", "command_recipes"),
     "list": ("genopt_cli.commands.listing", "command_list"),

@@ -40,6 +40,11 @@ class TrainerConfig:
     device: str = MISSING
     log_every: int = MISSING
     checkpoint_every: int | None = MISSING
+    keep_checkpoints: int = MISSING
+    on_nonfinite: str = MISSING
+    max_skips_in_a_row: int = MISSING
+    activation_checkpointing: bool = MISSING
+    compile: bool = MISSING
     eval_every: int | None = MISSING
     num_samples: int = MISSING
 
@@ -64,6 +69,7 @@ class GenoptConfig:
     model: Any = MISSING
     players: dict[str, PlayerConfig] = field(default_factory=dict)
     init_from: str | None = MISSING
+    resume: str | None = MISSING
 
 
 def multiply(a, b) -> float:

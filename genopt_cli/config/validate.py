@@ -21,6 +21,7 @@ from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
 from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
+from genopt_cli.train.loop import ON_NONFINITE
 from genopt_cli.train.precision import PRECISIONS
 
 DATA_KINDS = {"digits": "images", "text": "text", "text_file": "text"}
@@ -230,6 +231,28 @@ def _check_device(problems, device: str, precision: str) -> None:
         problems.append(
             f"trainer.device={device} but no CUDA device is available; use trainer.device=cpu"
         )
+        return
+    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if on_cuda and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        problems.append(
+            f"trainer.precision=bf16 but the GPU {torch.cuda.get_device_name()} has no bfloat16 "
+            "support; use trainer.precision=fp16 (with loss scaling) or fp32"
+        )
+
+
+def _check_robustness(problems, cfg: DictConfig, task) -> None:
+    """Check checkpointing, the non-finite policy and the memory and speed switches."""
+    trainer = cfg.trainer
+    _positive(problems, "trainer.keep_checkpoints", trainer.keep_checkpoints, integer=True)
+    _positive(problems, "trainer.max_skips_in_a_row", trainer.max_skips_in_a_row, integer=True)
+    _choice(problems, "trainer.on_nonfinite", trainer.on_nonfinite, ON_NONFINITE)
+    if trainer.activation_checkpointing and task is not None and not task.recomputable:
+        able = sorted(name for name, t in TASKS.items() if t.recomputable)
+        problems.append(
+            f"trainer.activation_checkpointing=true is for models with deep blocks "
+            f"({', '.join(able)}); model={cfg.model.name} is small enough to keep its "
+            "activations, so set trainer.activation_checkpointing=false"
+        )
 
 
 def validate(cfg: DictConfig) -> list[str]:
@@ -269,6 +292,7 @@ def validate(cfg: DictConfig) -> list[str]:
     _positive(problems, "data.batch_size", cfg.data.batch_size, integer=True)
     _choice(problems, "trainer.precision", trainer.precision, PRECISIONS)
     _check_device(problems, trainer.device, trainer.precision)
+    _check_robustness(problems, cfg, task)
     decay = trainer.ema.decay
     if decay is not None and not 0 < decay < 1:
         problems.append(f"trainer.ema.decay={decay} must be in (0, 1), or null for no EMA")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from genopt_cli.data.base import Dataset
+from genopt_cli.models.recompute import enable_recompute
 
 
 class Task(ABC):
@@ -24,6 +25,8 @@ class Task(ABC):
     ema_player: str = "model"
     # Whether every player module has layers() (input to output), for layer-wise lr decay.
     has_layers: bool = False
+    # Whether the networks have Recomputable blocks for trainer.activation_checkpointing.
+    recomputable: bool = False
     # Name of the metric a sweep minimises; it must be a key that evaluate() returns.
     target_metric: str = "val/loss"
 
@@ -47,6 +50,14 @@ class Task(ABC):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return the mean loss of `player` on a micro-batch and detached metrics to log."""
 
+    def loss_weight(self, batch: torch.Tensor) -> int | torch.Tensor:
+        """Return how many items `loss` averages over on this micro-batch: its examples here.
+
+        The loop weights each micro-batch's mean loss by its share of the update's items, so
+        the update's gradient is that of the mean over all its items.
+        """
+        return len(batch)
+
     @abstractmethod
     def sample(self, modules: Mapping[str, nn.Module], n: int) -> torch.Tensor | list[str]:
         """Draw `n` samples with the given modules (the EMA copies where EMA is on)."""
@@ -66,6 +77,10 @@ class Task(ABC):
     def loggable_samples(self, samples) -> dict:
         """Return {'image': CHW tensor in [0, 1]} or {'text': str} for TensorBoard."""
         return {}
+
+    def enable_activation_checkpointing(self) -> None:
+        for module in self.players.values():
+            enable_recompute(module)
 
     def to(self, device: torch.device) -> "Task":
         for module in self.players.values():

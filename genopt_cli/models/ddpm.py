@@ -39,6 +39,7 @@ NOISE_SCHEDULES = {"cosine": cosine_alpha_bar, "linear": linear_alpha_bar}
 class DDPMTask(ImageTask):
     player_names = ("model",)
     has_layers = True
+    recomputable = True
     target_metric = "val/loss"
 
     def __init__(self, cfg: DictConfig, dataset: ImageDataset):

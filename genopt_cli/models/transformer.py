@@ -12,6 +12,7 @@ from torch import nn
 
 from genopt_cli.data.base import TextDataset, TokenWindows
 from genopt_cli.models.base import Task
+from genopt_cli.models.recompute import Recomputable
 
 
 class CausalSelfAttention(nn.Module):
@@ -34,7 +35,7 @@ class CausalSelfAttention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(batch, length, width))
 
 
-class Block(nn.Module):
+class Block(Recomputable):
     def __init__(self, n_embd: int, n_head: int, dropout: float):
         super().__init__()
         self.ln1 = nn.LayerNorm(n_embd)
@@ -47,7 +48,7 @@ class Block(nn.Module):
             nn.Dropout(dropout),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def compute(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attention(self.ln1(x))
         return x + self.mlp(self.ln2(x))
 
@@ -103,10 +104,15 @@ class GPT(nn.Module):
         return self.head(self.ln_f(x))
 
 
+# Token id of padding in a batch of windows: it is fed as token 0 and is never a target.
+PAD = -1
+
+
 class TransformerTask(Task):
     player_names = ("model",)
     data_kind = "text"
     has_layers = True
+    recomputable = True
     target_metric = "val/loss"
 
     def __init__(self, cfg: DictConfig, dataset: TextDataset):
@@ -128,9 +134,15 @@ class TransformerTask(Task):
         return TokenWindows(dataset.train, step_size, self.cfg.context_length + 1, seed)
 
     def loss(self, player, batch, step):
-        logits = self.players["model"](batch[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
+        """Mean cross-entropy over the target tokens; a token id of PAD (-1) is not a target."""
+        logits = self.players["model"](batch[:, :-1].clamp_min(0))
+        targets = batch[:, 1:].flatten()
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets, ignore_index=PAD)
         return loss, {}
+
+    def loss_weight(self, batch: torch.Tensor) -> torch.Tensor:
+        """The number of target tokens, so that accumulation averages over tokens, not windows."""
+        return (batch[:, 1:] != PAD).sum()
 
     @torch.no_grad()
     def sample(self, modules: Mapping[str, nn.Module], n: int) -> list[str]:

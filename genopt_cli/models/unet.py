@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genopt_cli.models.recompute import Recomputable
+
 
 def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(32, channels // 4), channels)
@@ -58,7 +60,7 @@ class Attention(nn.Module):
         return x + self.out(y.transpose(-1, -2).reshape(n, c, h, w))
 
 
-class Level(nn.Module):
+class Level(Recomputable):
     """A residual block, optionally followed by self-attention."""
 
     def __init__(self, in_channels: int, out_channels: int, time_dim: int, attention: bool):
@@ -66,7 +68,7 @@ class Level(nn.Module):
         self.block = ResBlock(in_channels, out_channels, time_dim)
         self.attention = Attention(out_channels) if attention else nn.Identity()
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+    def compute(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.attention(self.block(x, time))
 
 

@@ -7,10 +7,12 @@ import torch
 
 
 class TensorBoardSink:
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, purge_step: int | None = None):
+        """`purge_step`: TensorBoard hides events at this step and later from earlier writers,
+        which a resumed run uses to drop what the stopped run logged after its checkpoint."""
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
         self.last: dict[str, float] = {}
 
     def scalars(self, values: dict[str, float], step: int) -> None:

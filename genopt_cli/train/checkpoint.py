@@ -1,30 +1,83 @@
-"""Checkpoints: plain tensors and containers, written atomically, read with weights_only=True."""
+"""Checkpoints: plain tensors and containers, written atomically, read with weights_only=True.
+
+A run keeps checkpoints/step-NNNNNNN.pt files, the newest `keep` of them, and last.pt, a hard
+link to the newest one (a copy where the file system has no hard links). Every file appears
+through a rename, so a process killed at any moment, during a save included, leaves the previous
+checkpoint whole.
+"""
 
 import os
+import re
 from pathlib import Path
 
 import torch
 
 from genopt_cli.config.errors import GenoptError
 
+STEP_FILE = re.compile(r"step-(\d+)\.pt")
+
+
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
 
 def save_atomic(state: dict, path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`.
-
-    A process killed at any moment leaves either the old file or the new one, never a torn one.
-    """
+    """Write to a temporary file in the same folder, flush, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+        with open(temporary, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise GenoptError(
+            f"could not write checkpoint {path}: {error.strerror or error}. The previous "
+            "checkpoint in that folder is intact; free disk space or fix the folder's "
+            "permissions, then resume the run"
+        ) from None
+    _fsync_directory(path.parent)
+
+
+def _link_atomic(source: Path, path: Path) -> None:
+    """Make `path` name the same file as `source`, replacing it in one rename."""
+    temporary = path.with_name(f".{path.name}.link")
+    temporary.unlink(missing_ok=True)
+    os.link(source, temporary)
+    os.replace(temporary, path)
+
+
+def step_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """Return (step, path) of the run's step checkpoints, oldest first."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = STEP_FILE.fullmatch(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def save_checkpoint(state: dict, directory: Path, keep: int) -> Path:
+    """Save `state` as step-NNNNNNN.pt, point last.pt at it, and delete all but `keep` files."""
+    path = directory / f"step-{state['step']:07d}.pt"
+    save_atomic(state, path)
+    last = directory / "last.pt"
+    try:
+        _link_atomic(path, last)
+    except OSError:
+        save_atomic(state, last)
+    _fsync_directory(directory)
+    for _, old in step_checkpoints(directory)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -1,13 +1,24 @@
 """The training loop. It handles players, never model families.
 
-One step updates every player once, in the task's order. For each player: zero its gradients,
-run `accumulate` micro-batches (each loss divided by accumulate, so the gradient equals that of
-the whole step batch), unscale, clip, take the optimizer step, then advance its schedule and EMA.
-An optimizer that needs a closure (L-BFGS) gets one that re-evaluates the same micro-batches.
+One step updates every player in the task's order, each `task.updates_per_step` times (once by
+default; update k reads slice k of the step's batch). One update of a player:
+
+1. zero its gradients and run `accumulate` micro-batches, the consecutive slices of the update's
+   batch. Each micro-batch's mean loss is weighted by its share of the update's items
+   (`task.loss_weight`: examples, or target tokens for text), so the gradient equals that of the
+   whole batch even when the slices hold different numbers of items;
+2. unscale the gradients (fp16) once, compute their global norm once, and check the loss and that
+   norm: a non-finite value is an fp16 overflow that the scaler skips, or a failure handled per
+   `trainer.on_nonfinite` (stop, or skip the update);
+3. clip (by norm, reusing the norm, then by value), take the optimizer step, and only after a
+   step that happened advance the player's schedule and EMA.
+
+With `task.simultaneous` every player's gradient is computed before any player steps, so all
+gradients are taken at the same point. An optimizer that needs a closure (L-BFGS) gets one that
+re-evaluates the same micro-batches.
 """
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -18,9 +29,11 @@ from genopt_cli.optim import requires_closure, set_optimizer_mode
 from genopt_cli.train.ema import EMA
 from genopt_cli.train.precision import autocast
 
+ON_NONFINITE = ("stop", "skip")
+
 
 class NonFiniteLossError(RuntimeError):
-    """The loss of a player became NaN or infinite."""
+    """A loss or gradient became NaN or infinite and the run stops."""
 
 
 @dataclass
@@ -36,12 +49,51 @@ class Player:
     scaler: torch.amp.GradScaler | None = None
     ema: EMA | None = None
     parameters: list[torch.Tensor] = field(default_factory=list)
+    parameter_names: list[str] = field(default_factory=list)
     needs_closure: bool = False
+    # Updates the scaler skipped (fp16 overflow) and updates skipped for a non-finite value.
+    amp_skipped: int = 0
+    nonfinite_skipped: int = 0
+    skipped_in_a_row: int = 0
 
     def __post_init__(self) -> None:
-        self.parameters = [p for p in self.module.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
+        self.parameter_names = [n for n, _ in named]
+        self.parameters = [p for _, p in named]
         self.needs_closure = requires_closure(self.optimizer)
         set_optimizer_mode(self.optimizer, training=True)
+
+    def state_dict(self) -> dict:
+        return {
+            "amp_skipped": self.amp_skipped,
+            "nonfinite_skipped": self.nonfinite_skipped,
+            "skipped_in_a_row": self.skipped_in_a_row,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.amp_skipped = state["amp_skipped"]
+        self.nonfinite_skipped = state["nonfinite_skipped"]
+        self.skipped_in_a_row = state["skipped_in_a_row"]
+
+
+def effective_adam_step(optimizer: torch.optim.Optimizer) -> float | None:
+    """Mean over all elements of lr / (sqrt(v_hat) + eps), for optimizers with Adam's state.
+
+    v_hat is the bias-corrected second moment. Returns None for other optimizers, and for
+    optimizers that keep a second moment without Adam's per-parameter step (schedule-free).
+    """
+    total, count = 0.0, 0
+    for group in optimizer.param_groups:
+        beta2 = group.get("betas", (None, None))[1]
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            if beta2 is None or "exp_avg_sq" not in state or "step" not in state:
+                continue
+            step = float(state["step"])
+            v_hat = state["exp_avg_sq"] / (1.0 - beta2**step)
+            total += (group["lr"] / (v_hat.sqrt() + group["eps"])).sum().item()
+            count += parameter.numel()
+    return total / count if count else None
 
 
 class Trainer:
@@ -53,6 +105,8 @@ class Trainer:
         accumulate: int,
         precision: str,
         device: torch.device,
+        on_nonfinite: str = "stop",
+        max_skips_in_a_row: int = 10,
     ):
         self.task = task
         self.players = players
@@ -60,8 +114,13 @@ class Trainer:
         self.accumulate = accumulate
         self.precision = precision
         self.device = device
+        self.on_nonfinite = on_nonfinite
+        self.max_skips_in_a_row = max_skips_in_a_row
+        self.updates = {p.name: task.updates_per_step.get(p.name, 1) for p in players}
+        self.slices = max(self.updates.values())
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}
+        self._log_values: dict = {}
 
     def sampling_modules(self) -> dict[str, nn.Module]:
         """Return each player's module, or its EMA copy where EMA is on."""
@@ -88,33 +147,41 @@ class Trainer:
                 player.module.requires_grad_(player is current)
 
     def _backward(self, player: Player, micro_batches, step: int, record: bool) -> torch.Tensor:
-        """Accumulate the step's gradient; return the step's mean loss, detached."""
+        """Accumulate the update's gradient; return the update's mean loss, detached."""
+        weights = [self.task.loss_weight(micro_batch) for micro_batch in micro_batches]
+        total_weight = sum(weights)
         total = torch.zeros((), device=self.device)
-        for micro_batch in micro_batches:
+        means: dict[str, torch.Tensor] = {}
+        for micro_batch, weight in zip(micro_batches, weights, strict=True):
+            share = weight / total_weight
             with autocast(self.precision, self.device):
                 loss, metrics = self.task.loss(player.name, micro_batch, step)
-            scaled = loss / self.accumulate
+            scaled = loss * share
             if player.scaler is not None:
                 scaled = player.scaler.scale(scaled)
             scaled.backward()
-            total += loss.detach().float() / self.accumulate
-            if record:
-                self._add(f"train/loss/{player.name}", loss.detach().float() / self.accumulate)
-                for tag, value in metrics.items():
-                    self._add(tag, value.float() / self.accumulate)
+            total += loss.detach().float() * share
+            for tag, value in metrics.items():
+                means[tag] = means.get(tag, 0.0) + value.float() * share
+        if record:
+            means[f"train/loss/{player.name}"] = total
+            for tag, value in means.items():
+                self._add(tag, value)
         return total
 
-    def _clip(self, player: Player, need_norm: bool) -> torch.Tensor | None:
-        """Clip the gradients; return their total norm before clipping when clipped or asked."""
-        grad_norm = None
+    def _clip(self, player: Player, grad_norm: torch.Tensor) -> None:
         if player.clip_grad_norm is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(player.parameters, player.clip_grad_norm)
-        elif need_norm:
-            grads = [p.grad for p in player.parameters if p.grad is not None]
-            grad_norm = torch.nn.utils.get_total_norm(grads)
+            torch.nn.utils.clip_grads_with_norm_(
+                player.parameters, player.clip_grad_norm, grad_norm
+            )
         if player.clip_grad_value is not None:
             torch.nn.utils.clip_grad_value_(player.parameters, player.clip_grad_value)
-        return grad_norm
+
+    def _grad_norm(self, player: Player) -> torch.Tensor:
+        grads = [p.grad for p in player.parameters if p.grad is not None]
+        if not grads:
+            return torch.zeros((), device=self.device)
+        return torch.nn.utils.get_total_norm(grads)
 
     def _rng_state(self) -> tuple:
         cuda = torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None
@@ -142,75 +209,153 @@ class Trainer:
             self._set_rng_state(rng_state)
             player.optimizer.zero_grad(set_to_none=True)
             loss = self._backward(player, micro_batches, step, record=False)
-            self._clip(player, need_norm=False)
+            self._clip(player, self._grad_norm(player))
             return loss
 
         return closure
 
-    def _log_optimizer(self, player: Player, grad_norm) -> None:
-        """Store the gradient norm and each group's lr: optim/lr/PLAYER[/GROUP]."""
-        self._log_values[f"optim/grad_norm/{player.name}"] = grad_norm
-        for index, group in enumerate(player.optimizer.param_groups):
-            suffix = "" if index == 0 else f"/{group['name']}"
-            self._log_values[f"optim/lr/{player.name}{suffix}"] = group["lr"]
+    def _first_nonfinite(self, player: Player) -> str:
+        for name, parameter in zip(player.parameter_names, player.parameters, strict=True):
+            if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
+                return name
+        return "none (the gradients are finite)"
 
-    def _update(self, player: Player, micro_batches, step: int, log_now: bool) -> None:
+    def _nonfinite(self, player: Player, step: int, loss: torch.Tensor) -> None:
+        """Stop with a message, or count a skipped update, per `on_nonfinite`."""
+        player.nonfinite_skipped += 1
+        player.skipped_in_a_row += 1
+        where = (
+            f"at step {step}, player {player.name}: loss {loss.item()}, first parameter with a "
+            f"non-finite gradient: {self._first_nonfinite(player)}"
+        )
+        fixes = (
+            "Lower optimizer.lr, turn on clipping (trainer.clip_grad_norm=1.0), or use "
+            "trainer.precision=bf16 instead of fp16"
+        )
+        if self.on_nonfinite == "stop":
+            raise NonFiniteLossError(
+                f"non-finite value {where}. {fixes}; trainer.on_nonfinite=skip skips such updates."
+            )
+        if player.skipped_in_a_row >= self.max_skips_in_a_row:
+            raise NonFiniteLossError(
+                f"{player.skipped_in_a_row} updates in a row skipped for non-finite values, the "
+                f"last {where}. {fixes}."
+            )
+
+    def _gradients(self, player: Player, micro_batches, step: int, log_now: bool):
+        """Compute, unscale and check the update's gradient; return (loss, norm, finite)."""
+        self._only_trainable(player)
+        player.optimizer.zero_grad(set_to_none=True)
         rng_state = self._rng_state() if player.needs_closure else None
         loss = self._backward(player, micro_batches, step, record=True)
         if player.scaler is not None:
             player.scaler.unscale_(player.optimizer)
-        grad_norm = self._clip(player, need_norm=log_now)
+        grad_norm = self._grad_norm(player)
+        finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
         if log_now:
-            self._log_optimizer(player, grad_norm)
+            self._log_values[f"optim/grad_norm/{player.name}"] = grad_norm
+            for index, group in enumerate(player.optimizer.param_groups):
+                suffix = "" if index == 0 else f"/{group['name']}"
+                self._log_values[f"optim/lr/{player.name}{suffix}"] = group["lr"]
+        return loss, grad_norm, finite, rng_state
 
-        stepped = True
+    def _apply(self, player: Player, micro_batches, step: int, log_now: bool, gradients) -> None:
+        """Clip, step, then advance the schedule and EMA, unless the update is skipped."""
+        loss, grad_norm, finite, rng_state = gradients
+        overflow = not finite and player.scaler is not None and bool(torch.isfinite(loss))
+        if not finite and not overflow:
+            self._nonfinite(player, step, loss)
+            player.optimizer.zero_grad(set_to_none=True)
+            if player.scaler is not None:
+                player.scaler.update()  # closes the unscale_ of this update
+            return
+        before = [p.detach().clone() for p in player.parameters] if log_now else None
+        if finite:
+            self._clip(player, grad_norm)
         if player.needs_closure:
             player.optimizer.step(self._closure(player, micro_batches, step, loss, rng_state))
         elif player.scaler is not None:
-            scale_before = player.scaler.get_scale()
+            # After an overflow the scaler skips optimizer.step and lowers its scale.
             player.scaler.step(player.optimizer)
             player.scaler.update()
-            stepped = player.scaler.get_scale() >= scale_before
         else:
             player.optimizer.step()
-        if stepped:
-            player.schedule.step()
-            if player.ema is not None:
-                decay = player.ema.update()
-                if log_now:
-                    self._log_values["ema/decay"] = decay
+        if overflow:
+            player.amp_skipped += 1
+            player.skipped_in_a_row += 1
+            if player.skipped_in_a_row >= self.max_skips_in_a_row:
+                raise NonFiniteLossError(
+                    f"{player.skipped_in_a_row} updates in a row of player {player.name} "
+                    f"overflowed in fp16 up to step {step}, down to gradient scale "
+                    f"{player.scaler.get_scale():g}. Use trainer.precision=bf16 or fp32, or "
+                    "lower optimizer.lr."
+                )
+            return
+        player.skipped_in_a_row = 0
+        player.schedule.step()
+        decay = player.ema.update() if player.ema is not None else None
+        if log_now:
+            self._log_update(player, before, decay)
+
+    def _log_update(self, player: Player, before, decay) -> None:
+        """Store the player's parameter norm, the update's relative size and the EMA decay."""
+        name = player.name
+        values = self._log_values
+        params = [p.detach() for p in player.parameters]
+        param_norm = torch.nn.utils.get_total_norm(params)
+        update_norm = torch.nn.utils.get_total_norm(torch._foreach_sub(params, before))
+        values[f"optim/param_norm/{name}"] = param_norm
+        values[f"optim/update_ratio/{name}"] = update_norm / param_norm.clamp_min(1e-12)
+        adam_step = effective_adam_step(player.optimizer)
+        if adam_step is not None:
+            values[f"optim/adam_step/{name}"] = adam_step
+        if decay is not None:
+            values["ema/decay"] = decay
+
+    def _micro_batches(self, batch_slice: torch.Tensor):
+        return batch_slice.chunk(self.accumulate) if self.accumulate > 1 else (batch_slice,)
 
     def train_step(self, step: int, log_now: bool) -> None:
         batch = self.batches.batch(step).to(self.device, non_blocking=True)
-        micro_batches = batch.chunk(self.accumulate)
-        self._log_values: dict = {}
-        for player in self.players:
-            self._only_trainable(player)
-            player.optimizer.zero_grad(set_to_none=True)
-            self._update(player, micro_batches, step, log_now)
-        self._count += 1
+        slices = batch.chunk(self.slices) if self.slices > 1 else (batch,)
+        self._log_values = {}
+        if self.task.simultaneous:
+            micro_batches = self._micro_batches(slices[0])
+            gradients = [self._gradients(p, micro_batches, step, log_now) for p in self.players]
+            for player, player_gradients in zip(self.players, gradients, strict=True):
+                self._apply(player, micro_batches, step, log_now, player_gradients)
+        else:
+            for player in self.players:
+                for k in range(self.updates[player.name]):
+                    micro_batches = self._micro_batches(slices[k])
+                    gradients = self._gradients(player, micro_batches, step, log_now)
+                    self._apply(player, micro_batches, step, log_now, gradients)
 
     def _add(self, tag: str, value: torch.Tensor) -> None:
+        """Add one update's mean of `tag`; collect() divides by the number of updates."""
         if tag in self._sums:
             self._sums[tag] += value
+            self._counts[tag] += 1
         else:
             self._sums[tag] = value.clone()
+            self._counts[tag] = 1
+
+    def _suffix(self, player: Player) -> str:
+        return "" if len(self.players) == 1 else f"/{player.name}"
 
     def collect(self, step: int) -> dict[str, float]:
-        """Read the metrics since the last call back from the device: means over the steps."""
-        values = {tag: (total / self._count).item() for tag, total in self._sums.items()}
+        """Read the metrics since the last call back from the device: means over the updates."""
+        values = {tag: (total / self._counts[tag]).item() for tag, total in self._sums.items()}
         for tag, value in self._log_values.items():
             values[tag] = float(value)
         if len(self.players) == 1:
             values["train/loss"] = values.pop(f"train/loss/{self.players[0].name}")
-        for tag, value in values.items():
-            if tag.startswith("train/loss") and not math.isfinite(value):
-                raise NonFiniteLossError(
-                    f"{tag} is {value} at step {step}. Lower optimizer.lr, turn on clipping "
-                    "(trainer.clip_grad_norm=1.0), or use trainer.precision=bf16 instead of fp16."
-                )
-        if self.players[0].scaler is not None:
-            values["amp/scale"] = self.players[0].scaler.get_scale()
+        for player in self.players:
+            if player.scaler is not None:
+                values[f"amp/scale{self._suffix(player)}"] = player.scaler.get_scale()
+                values[f"amp/skipped_steps{self._suffix(player)}"] = player.amp_skipped
+            if self.on_nonfinite == "skip":
+                values[f"train/nonfinite_skips{self._suffix(player)}"] = player.nonfinite_skipped
         self._sums.clear()
-        self._count = 0
+        self._counts.clear()
         return values

@@ -8,26 +8,28 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.console import Console
 
+from genopt_cli.config.errors import GenoptError
 from genopt_cli.data import build_dataset
 from genopt_cli.models import build_task
 from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
 from genopt_cli.monitor.tensorboard import TensorBoardSink
 from genopt_cli.optim import build_optimizer, build_schedule, player_optimizer_config
-from genopt_cli.train.checkpoint import save_atomic
+from genopt_cli.train.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
 from genopt_cli.train.ema import EMA
 from genopt_cli.train.finetune import (
     add_lora,
     initial_vocab,
     load_initial_state,
     load_initial_weights,
-    merged_state_dict,
 )
 from genopt_cli.train.loop import Player, Trainer
 from genopt_cli.train.precision import make_scaler
+from genopt_cli.train.signals import StopSignals
+from genopt_cli.train.state import checkpoint_state, restore_training_state
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
         ema = None
         if cfg.trainer.ema.decay is not None and name == task.ema_player:
             ema = EMA(module, cfg.trainer.ema.decay, cfg.trainer.ema.warmup)
+        if cfg.trainer.compile:
+            # In place, so parameter names, checkpoints and the EMA copy keep the module's keys.
+            module.compile()
         players.append(
             Player(
                 name=name,
@@ -76,53 +81,6 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
         trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
         log.info("player %s: %s parameters, %s trainable", name, f"{count:,}", f"{trainable:,}")
     return players
-
-
-def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None) -> dict:
-    """Return the run's state, with the weights that evaluation uses.
-
-    A schedule-free optimizer is put in eval mode first, so the saved module contains its
-    averaged weights, which `genopt sample` and `init_from` load. Its optimizer state keeps what
-    train mode needs. LoRA adapters are merged into the saved weights. A text data set's
-    vocabulary is saved too.
-    """
-    with trainer.evaluation_weights():
-        state = _copy_state(_checkpoint_state(cfg, trainer, step))
-    state["data"] = {"vocab": list(dataset.vocab)} if hasattr(dataset, "vocab") else {}
-    return state
-
-
-def _copy_state(state):
-    """Clone every tensor, so that switching back to train mode leaves the saved state alone."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().clone()
-    if isinstance(state, dict):
-        return {key: _copy_state(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(_copy_state(value) for value in state)
-    return state
-
-
-def _checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int) -> dict:
-    state = {
-        "format": 1,
-        "step": step,
-        "config": OmegaConf.to_yaml(cfg, resolve=True),
-        "players": {},
-        "ema": {},
-    }
-    for player in trainer.players:
-        state["players"][player.name] = {
-            "module": merged_state_dict(player.module),
-            "optimizer": player.optimizer.state_dict(),
-            "schedule": player.schedule.state_dict(),
-        }
-        if player.scaler is not None:
-            state["players"][player.name]["scaler"] = player.scaler.state_dict()
-        if player.ema is not None:
-            ema = player.ema.state_dict()
-            state["ema"][player.name] = {**ema, "module": merged_state_dict(player.ema.module)}
-    return state
 
 
 def progress_status(values: dict[str, float], players: list[Player]) -> str:
@@ -172,8 +130,45 @@ def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: 
     return metrics
 
 
+def load_resume_state(run_dir: Path) -> dict:
+    """Read the run's last checkpoint, or its newest readable step checkpoint."""
+    directory = run_dir / "checkpoints"
+    candidates = [directory / "last.pt"] + [p for _, p in reversed(step_checkpoints(directory))]
+    problems = []
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            state = load_checkpoint(path)
+        except GenoptError as error:
+            problems.extend(error.problems)
+            continue
+        log.info("resuming from %s at step %d", path, state["step"])
+        return state
+    raise GenoptError(
+        problems
+        or [f"resume={run_dir} has no checkpoint in {directory}; start a new run without resume"]
+    )
+
+
+def resume_command(run_dir: Path, launch_dir: Path) -> str:
+    try:
+        shown = run_dir.resolve().relative_to(launch_dir.resolve())
+    except ValueError:
+        shown = run_dir
+    return f"genopt train resume={shown}"
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) -> dict:
-    """Train the composed config in `run_dir`; return the summary written to summary.json."""
+    """Train the composed config in `run_dir`; return the summary written to summary.json.
+
+    With `resume` set, `run_dir` is the resumed run's folder and training continues from its
+    last checkpoint. SIGINT or SIGTERM stops after the current step and saves.
+    """
     started = time.perf_counter()
     device = resolve_device(cfg.trainer.device)
     seed_everything(cfg.trainer.seed)
@@ -184,27 +179,44 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
             "there (about 15 times for the VAE); use trainer.precision=bf16 or fp32"
         )
 
-    initial = load_initial_state(cfg, launch_dir)
-    dataset = build_dataset(cfg.data, launch_dir, vocab=initial_vocab(initial))
+    resumed = load_resume_state(run_dir) if cfg.resume is not None else None
+    initial = load_initial_state(cfg, launch_dir) if resumed is None else None
+    vocab = initial_vocab(resumed if resumed is not None else initial)
+    dataset = build_dataset(cfg.data, launch_dir, vocab=vocab)
     task = build_task(cfg.model, dataset)
     if initial is not None:
         load_initial_weights(cfg, initial, task.players)
     if cfg.trainer.lora.rank is not None:
         for name, module in task.players.items():
             task.players[name] = add_lora(module, cfg.trainer.lora, name)
+    if cfg.trainer.activation_checkpointing:
+        task.enable_activation_checkpointing()
     task.to(device)
     players = build_players(cfg, task, device)
-    step_size = cfg.data.batch_size * cfg.trainer.accumulate
+    slices = max(task.updates_per_step.values(), default=1)
+    step_size = cfg.data.batch_size * cfg.trainer.accumulate * slices
     batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
-    trainer = Trainer(task, players, batches, cfg.trainer.accumulate, cfg.trainer.precision, device)
-    sink = TensorBoardSink(run_dir / "tb")
+    trainer = Trainer(
+        task,
+        players,
+        batches,
+        cfg.trainer.accumulate,
+        cfg.trainer.precision,
+        device,
+        on_nonfinite=cfg.trainer.on_nonfinite,
+        max_skips_in_a_row=cfg.trainer.max_skips_in_a_row,
+    )
+    start = restore_training_state(resumed, trainer) if resumed is not None else 0
+    # On resume, TensorBoard drops what the stopped run logged after its checkpoint.
+    sink = TensorBoardSink(run_dir / "tb", purge_step=start if resumed is not None else None)
     max_steps, log_every = cfg.trainer.max_steps, cfg.trainer.log_every
     checkpoint_every, eval_every = cfg.trainer.checkpoint_every, cfg.trainer.eval_every
-    checkpoint_path = run_dir / "checkpoints" / "last.pt"
+    checkpoints, keep = run_dir / "checkpoints", cfg.trainer.keep_checkpoints
 
     train_started = time.perf_counter()
-    with TrainingProgress(console, max_steps) as progress:
-        for step in range(max_steps):
+    done = start
+    with StopSignals() as stop, TrainingProgress(console, max_steps, start) as progress:
+        for step in range(start, max_steps):
             done = step + 1
             log_now = done % log_every == 0 or done == max_steps
             trainer.train_step(step, log_now)
@@ -213,24 +225,35 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
                 values = trainer.collect(step)
                 sink.scalars(values, step)
                 progress.report(done, progress_status(values, players))
+            if stop.requested is not None:
+                break
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
-                save_atomic(checkpoint_state(cfg, trainer, done, dataset), checkpoint_path)
+                save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
             if eval_every is not None and done % eval_every == 0 and done < max_steps:
                 evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
     train_seconds = time.perf_counter() - train_started
+    save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
 
-    save_atomic(checkpoint_state(cfg, trainer, max_steps, dataset), checkpoint_path)
-    metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
-    sink.close()
     summary = {
         "status": "finished",
-        "steps": max_steps,
+        "steps": done,
         "wall_time_s": round(time.perf_counter() - started, 3),
         "train_time_s": round(train_seconds, 3),
-        "steps_per_s": round(max_steps / train_seconds, 3),
+        "steps_per_s": round((done - start) / train_seconds, 3) if done > start else None,
         "target_metric": task.target_metric,
-        "metrics": {**sink.last, **metrics},
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if done < max_steps:
+        sink.close()
+        command = resume_command(run_dir, launch_dir)
+        summary.update(status="interrupted", metrics=dict(sink.last), resume=command)
+        write_summary(run_dir, summary)
+        log.warning("stopped at step %d of %d by %s; resume with:", done, max_steps, stop.requested)
+        console.print(command, markup=False, highlight=False, soft_wrap=True)
+        return summary
+
+    metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
+    sink.close()
+    summary["metrics"] = {**sink.last, **metrics}
+    write_summary(run_dir, summary)
     print_summary(console, summary)
     return summary

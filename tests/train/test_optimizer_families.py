@@ -10,7 +10,8 @@ from genopt_cli.config.validate import validate
 from genopt_cli.data import build_dataset
 from genopt_cli.models import build_task
 from genopt_cli.train.loop import Trainer
-from genopt_cli.train.run import build_players, checkpoint_state
+from genopt_cli.train.run import build_players
+from genopt_cli.train.state import checkpoint_state
 from tests.helpers import TINY
 
 # Pairs that cannot work, with a word that the rejection must contain.
