@@ -83,6 +83,25 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
     return players
 
 
+def build_trainer(cfg: DictConfig, task, dataset, device: torch.device) -> Trainer:
+    """Build the players and the batch stream of a task already on `device`."""
+    players = build_players(cfg, task, device)
+    # Update k of a player with several updates per step reads slice k of the step's batch.
+    slices = max(task.updates_per_step.values(), default=1)
+    step_size = cfg.data.batch_size * cfg.trainer.accumulate * slices
+    batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
+    return Trainer(
+        task,
+        players,
+        batches,
+        cfg.trainer.accumulate,
+        cfg.trainer.precision,
+        device,
+        on_nonfinite=cfg.trainer.on_nonfinite,
+        max_skips_in_a_row=cfg.trainer.max_skips_in_a_row,
+    )
+
+
 def progress_status(values: dict[str, float], players: list[Player]) -> str:
     """Format the latest losses and lrs, labelled by player where there are several."""
     if len(players) == 1:
@@ -192,20 +211,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     if cfg.trainer.activation_checkpointing:
         task.enable_activation_checkpointing()
     task.to(device)
-    players = build_players(cfg, task, device)
-    slices = max(task.updates_per_step.values(), default=1)
-    step_size = cfg.data.batch_size * cfg.trainer.accumulate * slices
-    batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
-    trainer = Trainer(
-        task,
-        players,
-        batches,
-        cfg.trainer.accumulate,
-        cfg.trainer.precision,
-        device,
-        on_nonfinite=cfg.trainer.on_nonfinite,
-        max_skips_in_a_row=cfg.trainer.max_skips_in_a_row,
-    )
+    trainer = build_trainer(cfg, task, dataset, device)
+    players = trainer.players
     start = restore_training_state(resumed, trainer) if resumed is not None else 0
     # On resume, TensorBoard drops what the stopped run logged after its checkpoint.
     sink = TensorBoardSink(run_dir / "tb", purge_step=start if resumed is not None else None)
