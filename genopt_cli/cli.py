@@ -76,7 +76,7 @@ def preflight(arguments: list[str]) -> int:
         if cfg.resume is not None:
             problems += _check_resume(cfg)
         if problems:
-            prefix = f"[{' '.join(combination)}] " if len(combination) != len(overrides) else ""
+            prefix = f"[{' '.join(combination)}] " if len(combinations) > 1 else ""
             raise GenoptError([prefix + problem for problem in problems])
     return len(combinations)
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from genopt_cli.config.errors import GenoptError
 from genopt_cli.config.schema import GenoptConfig
 from genopt_cli.data import LOADERS
+from genopt_cli.data.digits import train_size as digits_train_size
 from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
 from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
@@ -240,6 +241,19 @@ def _check_device(problems, device: str, precision: str) -> None:
         )
 
 
+def _check_batch_fits(problems, cfg: DictConfig) -> None:
+    """An embedded image set's size is known without loading it: the batch must fit in it."""
+    batch = cfg.data.batch_size
+    if cfg.data.name != "digits" or not isinstance(batch, int):
+        return
+    size = digits_train_size(cfg.data)
+    if batch > size:
+        problems.append(
+            f"data.batch_size={batch} is larger than data=digits's training split ({size} "
+            f"images); use data.batch_size={size} or less, with trainer.accumulate for more"
+        )
+
+
 def _check_robustness(problems, cfg: DictConfig, task) -> None:
     """Check checkpointing, the non-finite policy and the memory and speed switches."""
     trainer = cfg.trainer
@@ -290,6 +304,7 @@ def validate(cfg: DictConfig) -> list[str]:
     _positive(problems, "trainer.clip_grad_norm", trainer.clip_grad_norm, allow_none=True)
     _positive(problems, "trainer.clip_grad_value", trainer.clip_grad_value, allow_none=True)
     _positive(problems, "data.batch_size", cfg.data.batch_size, integer=True)
+    _check_batch_fits(problems, cfg)
     _choice(problems, "trainer.precision", trainer.precision, PRECISIONS)
     _check_device(problems, trainer.device, trainer.precision)
     _check_robustness(problems, cfg, task)
@@ -308,7 +323,7 @@ def validate(cfg: DictConfig) -> list[str]:
     _check_optimizer_choice(problems, cfg, task)
     min_lr = cfg.schedule.get("min_lr")
     lr = cfg.optimizer.get("lr")
-    if isinstance(min_lr, (int, float)) and isinstance(lr, (int, float)) and min_lr > lr:
+    if isinstance(min_lr, (int, float)) and isinstance(lr, (int, float)) and min_lr > lr > 0:
         problems.append(
             f"schedule.min_lr={min_lr} is above optimizer.lr={lr}, so the schedule would raise "
             f"the lr; set schedule.min_lr to at most {lr} (0.0 decays to zero)"

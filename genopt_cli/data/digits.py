@@ -12,6 +12,14 @@ from genopt_cli.data.base import ImageDataset
 SPLIT_SEED = 1234
 
 
+DIGITS = 1797
+
+
+def train_size(cfg: DictConfig) -> int:
+    """Number of training images for data.val_fraction, without loading them."""
+    return DIGITS - int(round(DIGITS * cfg.val_fraction))
+
+
 def load_digits(cfg: DictConfig, launch_dir: Path) -> ImageDataset:
     from sklearn.datasets import load_digits as sklearn_digits
 
