@@ -49,18 +49,28 @@ def _has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*.pt"))
 
 
+def _shaping(overrides: list[str]) -> list[str]:
+    """The overrides that shape a run's numbers: all but the SAFE_CHANGES and hydra's own."""
+    return sorted(
+        o for o in overrides if _key(o) not in SAFE_CHANGES and not _key(o).startswith("hydra.")
+    )
+
+
 def find_latest(overrides: list[str], outputs: Path) -> Path:
-    """Return the newest run under `outputs` whose saved overrides equal `overrides`."""
-    wanted = sorted(overrides)
+    """Return the newest run under `outputs` whose saved overrides equal `overrides`.
+
+    Overrides of the values a resume may change are left out of the comparison.
+    """
+    wanted = _shaping(overrides)
     matches = []
     for saved in outputs.glob("**/.hydra/overrides.yaml"):
         run_dir = saved.parent.parent
-        if sorted(saved_overrides(run_dir)) == wanted and _has_checkpoint(run_dir):
+        if _shaping(saved_overrides(run_dir)) == wanted and _has_checkpoint(run_dir):
             matches.append(
                 (max(p.stat().st_mtime for p in (run_dir / "checkpoints").glob("*.pt")), run_dir)
             )
     if not matches:
-        shown = " ".join(overrides) or "no overrides"
+        shown = " ".join(wanted) or "no overrides"
         raise GenoptError(
             f"resume=latest found no run in {outputs} with the same overrides ({shown}) and a "
             "checkpoint; pass the run folder itself: resume=outputs/DATE/TIME"

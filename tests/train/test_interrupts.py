@@ -8,6 +8,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from genopt_cli.cli import main
 from genopt_cli.train.checkpoint import load_checkpoint
 from tests.helpers import TINY, read_summary, run_genopt
 
@@ -65,18 +68,28 @@ def test_sigkill_at_random_moments_always_leaves_a_resumable_checkpoint(tmp_path
         args = [f"resume={run_dir}"]
 
 
-def test_sigint_saves_and_prints_the_resume_command(tmp_path):
-    run_dir = tmp_path / "run"
+def test_sigint_saves_and_prints_the_resume_command(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "outputs" / "run"
     process = start([*ENDLESS, f"hydra.run.dir={run_dir}"], tmp_path)
     wait_for_checkpoint_after(run_dir / "checkpoints" / "last.pt", 0, process)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-3000:]
-    assert "genopt train resume=run" in output
+    assert "genopt train resume=outputs/run" in output
     assert "Traceback" not in output
     summary = read_summary(run_dir)
     assert summary["status"] == "interrupted"
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == summary["steps"]
+
+    # The stopped run is the latest with these overrides; its shape cannot change on resume.
+    monkeypatch.chdir(tmp_path)
+    main(["validate", "resume=latest", *ENDLESS, "trainer.max_steps=2000000"])
+    assert "valid: 1 run" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["validate", "resume=outputs/run", "model.latent_dim=8", "trainer.max_steps=1"])
+    message = capsys.readouterr().err
+    assert "resume cannot change model.latent_dim: the run has 4, this command gives 8" in message
+    assert f"trainer.max_steps=1 is below step {summary['steps']}" in message
 
 
 class Payload:

@@ -1,5 +1,6 @@
 """Resume: a run continued from a checkpoint ends bit for bit where the uninterrupted run ends."""
 
+import errno
 import shutil
 
 import pytest
@@ -8,6 +9,7 @@ from omegaconf import open_dict
 from rich.console import Console
 
 from genopt_cli.config.compose import compose_config
+from genopt_cli.config.errors import GenoptError
 from genopt_cli.train.checkpoint import load_checkpoint
 from genopt_cli.train.run import train
 from tests.helpers import TINY
@@ -95,3 +97,27 @@ def test_resume_continues_the_same_folder_and_checkpoints(tmp_path):
     summary = run([*overrides, "trainer.max_steps=6", "trainer.keep_checkpoints=2"], run_dir, True)
     assert summary["steps"] == 6
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 6
+
+
+def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    overrides = ["model=vae", *TINY["vae"], "trainer.max_steps=4", "trainer.checkpoint_every=2"]
+    run_dir = tmp_path / "run"
+    run(overrides, run_dir)
+    before = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+
+    def full_disk(state, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(GenoptError) as raised:
+        run([*overrides, "trainer.max_steps=6"], run_dir, resume=True)
+    message = raised.value.render()
+    assert "could not write checkpoint" in message and "No space left on device" in message
+    assert "previous checkpoint in that folder is intact" in message
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step-0000002.pt",
+        "step-0000004.pt",
+    ]
+    assert_same_state(before, load_checkpoint(run_dir / "checkpoints" / "last.pt"))
