@@ -15,7 +15,7 @@ from genopt_cli.data import build_dataset
 from genopt_cli.models import build_task
 from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
-from genopt_cli.monitor.tensorboard import TensorBoardSink
+from genopt_cli.monitor.tensorboard import TensorBoardSink, run_hparams
 from genopt_cli.optim import build_optimizer, build_schedule, player_optimizer_config
 from genopt_cli.train.checkpoint import save_atomic
 from genopt_cli.train.ema import EMA
@@ -221,6 +221,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
 
     save_atomic(checkpoint_state(cfg, trainer, max_steps, dataset), checkpoint_path)
     metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
+    sink.hparams(run_hparams(cfg, run_dir), {**sink.last, **metrics})
     sink.close()
     summary = {
         "status": "finished",
