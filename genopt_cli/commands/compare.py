@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -32,7 +33,7 @@ def parse(arguments: list[str]) -> argparse.Namespace:
 
 def command_compare(arguments: list[str]) -> None:
     args = parse(arguments)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)
     setup_logging(Console(stderr=True))
     records = [read_run(path) for path in find_runs(args.dirs)]
     console.print(comparison_table(records))

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from genopt_cli.data import build_dataset
 from genopt_cli.models import build_task
+from genopt_cli.monitor.health import HealthMonitor
 from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
 from genopt_cli.monitor.tensorboard import TensorBoardSink, run_hparams
@@ -201,6 +202,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     max_steps, log_every = cfg.trainer.max_steps, cfg.trainer.log_every
     checkpoint_every, eval_every = cfg.trainer.checkpoint_every, cfg.trainer.eval_every
     checkpoint_path = run_dir / "checkpoints" / "last.pt"
+    health = HealthMonitor.from_config(cfg, [p.name for p in players], run_dir / "health.json")
+    health.check_config(cfg)
 
     train_started = time.perf_counter()
     with TrainingProgress(console, max_steps) as progress:
@@ -212,15 +215,18 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
             if log_now:
                 values = trainer.collect(step)
                 sink.scalars(values, step)
+                health.observe(step, values)
                 progress.report(done, progress_status(values, players))
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
                 save_atomic(checkpoint_state(cfg, trainer, done, dataset), checkpoint_path)
             if eval_every is not None and done % eval_every == 0 and done < max_steps:
-                evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
+                metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
+                health.observe_eval(step, metrics)
     train_seconds = time.perf_counter() - train_started
 
     save_atomic(checkpoint_state(cfg, trainer, max_steps, dataset), checkpoint_path)
     metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
+    health.observe_eval(max_steps - 1, metrics)
     sink.hparams(run_hparams(cfg, run_dir), {**sink.last, **metrics})
     sink.close()
     summary = {
