@@ -156,7 +156,7 @@ class HealthMonitor:
                 if player == "generator":
                     found += self._check_generator(step, tag, history)
                 continue
-            found += self._check_flat(step, player, history, values)
+            found += self._check_flat(step, player, history, values, annealing)
             found += self._check_rising(step, player, tag, history, annealing)
         if self.is_gan:
             found += self._check_discriminator(
@@ -212,11 +212,12 @@ class HealthMonitor:
             player,
         )
 
-    def _check_flat(self, step, player, history, values) -> list[HealthWarning]:
+    def _check_flat(self, step, player, history, values, annealing) -> list[HealthWarning]:
         if len(history) != FLAT_OBSERVATIONS:
             return []
         first = history[0]
-        holds = min(history) > first - FLAT_FRACTION * abs(first)
+        # A growing KL weight adds to the VAE's loss, so a flat loss then says nothing.
+        holds = not annealing and min(history) > first - FLAT_FRACTION * abs(first)
         ratio = values.get(f"optim/update_ratio/{player}")
         if ratio is not None and ratio < 1e-5:
             hint = f"Updates are tiny (|update| / |params| = {ratio:.2g}): raise optimizer.lr."
