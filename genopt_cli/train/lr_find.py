@@ -5,8 +5,9 @@ the ramped player's schedule is replaced. Following Smith (2017), "Cyclical Lear
 Training Neural Networks", section 3.3, the loss is recorded at each lr and the test stops once
 the loss diverges. The suggested lr is where the smoothed loss falls fastest against log lr,
 before its lowest point. On the VAE recipe, the other common rule (the lr at the lowest loss
-divided by 10) suggested 8 times the best lr of a sweep, because the VAE's loss plateaus early
-and the smoothing lags; the steepest point was within 3 times of it (docs/lr-find.md).
+divided by 10) suggested 8 times the best lr of a sweep. The VAE's loss reaches a plateau early
+and the smoothing lags, so its lowest point lies far right. The steepest point was 2.4 times
+below the best swept lr (docs/lr-find.md).
 """
 
 import logging
