@@ -1,4 +1,5 @@
-"""The `genopt` command: train, sample, recipes, list. Each subcommand is a thin wrapper."""
+"""The `genopt` command: train, sample, compare, doctor, lr-find, recipes, list, lab. Each
+subcommand is a thin wrapper."""
 
 import importlib
 import os
@@ -17,6 +18,12 @@ commands:
                                check a command line's config (every run of a sweep) and exit
   sample RUN_DIR [--num N] [--seed S] [--device D] [--out DIR]
                                draw samples from a finished run (EMA weights when it had EMA)
+  compare DIR... [--png PATH] [--csv PATH]
+                               compare run or sweep folders: a table best first by the target
+                               metric and a PNG of the loss and lr curves
+  doctor RUN_DIR               diagnose a finished or failed run from its logs
+  lr-find [KEY=VALUE ...] [--steps N] [--min-lr X] [--max-lr Y] [--out DIR]
+                               raise the lr exponentially over a short run and suggest one
   recipes                      print the practical-defaults table from the config files
   list [GROUP]                 list config groups and options; with GROUP, each option's values
   lab problem=P optimizer=A,B [KEY=VALUE ...] | lab check
@@ -27,6 +34,8 @@ examples:
   genopt train model=ddpm optimizer=adamw
   genopt train -m optimizer=adam,adamw optimizer.lr=1e-4,3e-4 model=vae
   genopt sample outputs/2026-01-01/12-00-00
+  genopt compare outputs/sweeps/2026-01-01/12-00-00 --csv runs.csv
+  genopt lr-find model=vae
 """
 
 # Hydra flags that take no value; with any other flag the checks before the run are left to Hydra.
@@ -114,6 +123,9 @@ COMMANDS = {
     "train": ("genopt_cli.cli", "command_train"),
     "validate": ("genopt_cli.cli", "command_validate"),
     "sample": ("genopt_cli.commands.sample", "command_sample"),
+    "compare": ("genopt_cli.commands.compare", "command_compare"),
+    "doctor": ("genopt_cli.commands.doctor", "command_doctor"),
+    "lr-find": ("genopt_cli.commands.lr_find", "command_lr_find"),
     "recipes": ("genopt_cli.commands.recipes", "command_recipes"),
     "list": ("genopt_cli.commands.listing", "command_list"),
     "lab": ("genopt_cli.lab.cli", "command_lab"),

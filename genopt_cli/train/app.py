@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -42,9 +43,25 @@ def train_app(cfg: DictConfig) -> float | None:
     except (GenoptError, NonFiniteLossError) as error:
         message = error.render() if isinstance(error, GenoptError) else f"error: {error}"
         log.error("%s", message.removeprefix("error: "))
-        failed = {"status": "failed", "error": message}
-        (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
+        return record_failure(run_dir, message, hydra_cfg.mode)
+    except Exception as error:
+        # In a sweep one broken run must not stop the others: it is logged with its traceback
+        # and recorded. A single run keeps the traceback on the terminal.
         if hydra_cfg.mode == RunMode.RUN:
-            sys.exit(2)
-        return None
+            raise
+        log.exception("run failed")
+        return record_failure(run_dir, f"error: {type(error).__name__}: {error}", hydra_cfg.mode)
     return summary["metrics"].get(summary["target_metric"])
+
+
+def record_failure(run_dir: Path, message: str, mode: RunMode) -> float:
+    """Write summary.json with status failed; exit with 2 outside a sweep.
+
+    In a sweep the run's result is +inf, the worst value for the minimising sweepers, because
+    the Optuna sweeper stops the whole study on a result that is None or NaN.
+    """
+    failed = {"status": "failed", "error": message}
+    (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
+    if mode == RunMode.RUN:
+        sys.exit(2)
+    return math.inf

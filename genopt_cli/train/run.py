@@ -14,9 +14,10 @@ from rich.console import Console
 from genopt_cli.config.errors import GenoptError
 from genopt_cli.data import ImageDataset, build_dataset
 from genopt_cli.models import build_task
+from genopt_cli.monitor.health import HealthMonitor
 from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
-from genopt_cli.monitor.tensorboard import TensorBoardSink
+from genopt_cli.monitor.tensorboard import TensorBoardSink, run_hparams
 from genopt_cli.optim import build_optimizer, build_schedule, player_optimizer_config
 from genopt_cli.train.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
 from genopt_cli.train.ema import EMA
@@ -229,6 +230,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     max_steps, log_every = cfg.trainer.max_steps, cfg.trainer.log_every
     checkpoint_every, eval_every = cfg.trainer.checkpoint_every, cfg.trainer.eval_every
     checkpoints, keep = run_dir / "checkpoints", cfg.trainer.keep_checkpoints
+    health = HealthMonitor.from_config(cfg, [p.name for p in players], run_dir / "health.json")
+    health.check_config(cfg)
 
     train_started = time.perf_counter()
     done = start
@@ -241,13 +244,15 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
             if log_now:
                 values = trainer.collect(step)
                 sink.scalars(values, step)
+                health.observe(step, values)
                 progress.report(done, progress_status(values, players))
             if stop.requested is not None:
                 break
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
                 save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
             if eval_every is not None and done % eval_every == 0 and done < max_steps:
-                evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
+                metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
+                health.observe_eval(step, metrics)
     train_seconds = time.perf_counter() - train_started
     save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
 
@@ -269,6 +274,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
         return summary
 
     metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
+    health.observe_eval(max_steps - 1, metrics)
+    sink.hparams(run_hparams(cfg, run_dir), {**sink.last, **metrics})
     sink.close()
     summary["metrics"] = {**sink.last, **metrics}
     write_summary(run_dir, summary)
