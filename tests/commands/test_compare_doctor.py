@@ -142,4 +142,5 @@ def test_doctor_shows_failed_run_error(tmp_path):
     assert result.returncode == 2
     result = run_genopt("doctor", str(run), cwd=tmp_path)
     assert "failed" in result.stdout
-    assert "train/loss is nan" in result.stdout
+    assert "non-finite value at step" in result.stdout
+    assert "player model" in result.stdout

@@ -48,7 +48,7 @@ def test_failed_run_does_not_stop_sweep(tmp_path):
     rows = json.loads((sweep_dir / "sweep_summary.json").read_text())
     assert rows[0]["status"] == "finished"
     assert rows[1]["status"] == "failed"
-    assert "train/loss is nan" in rows[1]["error"]
+    assert "non-finite value at step" in rows[1]["error"]
     assert "sweep of 2 runs, 1 failed" in result.stderr
 
 

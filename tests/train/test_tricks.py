@@ -8,8 +8,10 @@ from torch import nn
 
 from genopt_cli.models.base import Task
 from genopt_cli.models.transformer import PAD
+from genopt_cli.train.checkpoint import load_checkpoint
 from genopt_cli.train.loop import Player, Trainer
 from genopt_cli.train.state import checkpoint_state
+from tests.helpers import read_summary, train_tiny
 from tests.train.conftest import CPU, make_trainer
 
 
@@ -262,3 +264,15 @@ def test_compile_keeps_parameter_names_in_checkpoints():
         assert plain_state[part]["model"]["module"].keys() == (
             compiled_state[part]["model"]["module"].keys()
         )
+
+
+@pytest.mark.slow
+def test_compiled_run_trains_and_saves_plain_names(tmp_path):
+    """A real torch.compile run (tens of seconds of compilation on a CPU)."""
+    run_dir = tmp_path / "run"
+    train_tiny("vae", run_dir, "trainer.compile=true", "trainer.ema.decay=0.9", steps=20)
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    names = list(state["players"]["model"]["module"])
+    assert names == list(state["ema"]["model"]["module"])
+    assert not any("_orig_mod" in name for name in names)
+    assert math.isfinite(read_summary(run_dir)["metrics"]["val/nelbo"])
