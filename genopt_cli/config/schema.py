@@ -42,6 +42,7 @@ class TrainerConfig:
     checkpoint_every: int | None = MISSING
     eval_every: int | None = MISSING
     num_samples: int = MISSING
+    eval_samples: int | None = MISSING
 
 
 @dataclass

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from genopt_cli.data import build_dataset
+from genopt_cli.data import build_dataset, check_dataset_size
 from genopt_cli.models import build_task
 from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
@@ -186,7 +186,9 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
 
     initial = load_initial_state(cfg, launch_dir)
     dataset = build_dataset(cfg.data, launch_dir, vocab=initial_vocab(initial))
+    check_dataset_size(cfg, dataset)
     task = build_task(cfg.model, dataset)
+    task.eval_samples = cfg.trainer.eval_samples
     if initial is not None:
         load_initial_weights(cfg, initial, task.players)
     if cfg.trainer.lora.rank is not None:
