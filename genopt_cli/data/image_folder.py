@@ -21,13 +21,13 @@ log = logging.getLogger(__name__)
 
 # Pillow modes without colour; data.channels=null gives one channel when every image has one.
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-# Errors Pillow raises for a file it cannot decode. SyntaxError is among them for some broken
-# PNG files; DecompressionBombError for images above Pillow's pixel limit.
+# Errors Pillow raises for a file it cannot decode. Some broken PNG files raise SyntaxError, and
+# images above Pillow's pixel limit raise DecompressionBombError.
 IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def is_image_name(path: Path) -> bool:
-    """Whether `path` has an extension that Pillow opens and is not hidden."""
+    """Return whether `path` is not hidden and has an extension that Pillow opens."""
     return path.suffix.lower() in Image.registered_extensions() and not path.name.startswith(".")
 
 

@@ -2,11 +2,9 @@
 set on its training split and cached on disk.
 
 Its penultimate layer gives the features whose statistics the Frechet distance compares, and
-its softmax the class probabilities of the coverage metrics. A data set without at least two
-classes has nothing to classify, so the network then learns to predict which of the four
-rotations by 90 degrees was applied to an image (Gidaris et al., 2018, "Unsupervised
-Representation Learning by Predicting Image Rotations"), which still makes it learn the shapes
-that the data set's images contain.
+its softmax the class probabilities of the coverage metrics. A data set with fewer than two
+classes has nothing to classify. The network then learns to predict by how many quarter turns
+an image was rotated, a self-supervised task that still makes it learn the shapes in the data.
 """
 
 import contextlib
@@ -40,9 +38,9 @@ CHUNK = 1024
 def one_thread():
     """Run torch on one CPU thread for the block.
 
-    The network is so small that more threads gain little, and while other processes load the
-    CPU they cost a lot: on a shared 2-core machine, 200 training steps on digits took 2.5 s on
-    one thread and 35 s on two. One thread also makes the trained weights independent of the
+    The network is so small that more threads gain little, but they cost a lot while other
+    processes load the CPU. On a shared 2-core machine, 200 training steps on digits took 2.5 s
+    on one thread and 35 s on two. One thread also makes the trained weights independent of the
     machine's core count.
     """
     previous = torch.get_num_threads()

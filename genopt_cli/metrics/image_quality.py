@@ -1,8 +1,9 @@
 """Sample quality of an image model, scored by a classifier trained on the data set.
 
-These are not the Inception FID of Heusel et al. (2017): the features come from a small network
-trained on the data set's own training split, so the values compare models on one data set and
-mean nothing across data sets or next to published FID figures.
+These are not the FID of published papers, which uses the features of an Inception network
+trained on ImageNet. The features here come from a small network trained on the data set's own
+training split, so the values compare models on one data set and mean nothing across data sets
+or next to published FID figures.
 """
 
 import logging
