@@ -47,6 +47,7 @@ class TrainerConfig:
     compile: bool = MISSING
     eval_every: int | None = MISSING
     num_samples: int = MISSING
+    eval_samples: int | None = MISSING
 
 
 @dataclass

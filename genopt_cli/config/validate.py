@@ -25,7 +25,15 @@ from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
 from genopt_cli.train.loop import ON_NONFINITE
 from genopt_cli.train.precision import PRECISIONS
 
-DATA_KINDS = {"digits": "images", "text": "text", "text_file": "text"}
+DATA_KINDS = {
+    "digits": "images",
+    "text": "text",
+    "text_file": "text",
+    "mnist": "images",
+    "image_folder": "images",
+}
+# data.name -> what data.path must be, for the data sets read from the user's files.
+DATA_PATH_KINDS = {"text_file": "file", "mnist": "folder", "image_folder": "folder"}
 
 
 def closest(name: str, choices) -> str:
@@ -185,7 +193,7 @@ def _check_initial_checkpoint(problems, cfg: DictConfig, checkpoint: Path) -> No
 
 
 def _check_finetune(problems, cfg: DictConfig) -> None:
-    """Check init_from, the LoRA settings and a text file's path."""
+    """Check init_from and the LoRA settings."""
     if cfg.init_from is not None:
         checkpoint = Path(cfg.init_from).expanduser() / "checkpoints" / "last.pt"
         if not checkpoint.is_file():
@@ -212,15 +220,69 @@ def _check_finetune(problems, cfg: DictConfig) -> None:
         dropout = cfg.trainer.lora.dropout
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             problems.append(f"trainer.lora.dropout={dropout} must be in [0, 1)")
+
+
+def _check_data_path(problems, data: DictConfig) -> None:
+    """Check that data.path is set and names an existing file or folder, as the loader needs."""
+    expected = DATA_PATH_KINDS.get(data.name)
     # `in` is False for a key whose value is ??? (missing), so look the key up in keys().
-    if "path" not in cfg.data.keys():
+    if expected is None or "path" not in data.keys():
         return
-    if OmegaConf.is_missing(cfg.data, "path"):
-        problems.append(f"data={cfg.data.name} needs data.path=FILE, the text file to train on")
-    elif not Path(cfg.data.path).expanduser().is_file():
+    placeholder = "FILE" if expected == "file" else "DIR"
+    if OmegaConf.is_missing(data, "path"):
         problems.append(
-            f"data.path={cfg.data.path} is not a file; pass a text file, relative to the "
+            f"data={data.name} needs data.path={placeholder}, the {expected} to train on"
+        )
+        return
+    path = Path(data.path).expanduser()
+    if not path.exists():
+        problems.append(
+            f"data.path={data.path} not found; pass the data set's {expected}, relative to the "
             "launch folder or absolute"
+        )
+    elif (expected == "file") != path.is_file():
+        problems.append(
+            f"data.path={data.path} is not a {expected}, but data={data.name} reads a "
+            f"{expected}; pass a {expected}"
+        )
+
+
+def _check_data_options(problems, cfg: DictConfig) -> None:
+    """Check data.image_size against the model, data.channels, val_fraction, skip_bad_files."""
+    data = cfg.data
+    if "image_size" in data:
+        size = data.image_size
+        _positive(problems, "data.image_size", size, integer=True)
+        levels = len(cfg.model.channels) if cfg.model.name == "ddpm" else 2
+        # The GAN's generator doubles an H/2 x W/2 map, and each level of the UNet halves the
+        # image, so the size must divide by 2^(levels - 1).
+        factor = 2 ** (levels - 1)
+        if isinstance(size, int) and size > 0 and size % factor:
+            problems.append(
+                f"data.image_size={size} must be a multiple of {factor} for model="
+                f"{cfg.model.name}; use e.g. data.image_size={max(factor, size - size % factor)}"
+            )
+    if "channels" in data and data.channels not in (None, 1, 3):
+        problems.append(
+            f"data.channels={data.channels} is not valid; use 1 (grayscale), 3 (RGB) or null "
+            "(1 when every image is grayscale, else 3)"
+        )
+    fraction = data.get("val_fraction")
+    if fraction is not None and (
+        isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1
+    ):
+        problems.append(f"data.val_fraction={fraction} must be a number in (0, 1)")
+    skip = data.get("skip_bad_files")
+    if skip is not None and not isinstance(skip, bool):
+        problems.append(f"data.skip_bad_files={skip} must be true or false")
+
+
+def _check_eval_samples(problems, value) -> None:
+    _positive(problems, "trainer.eval_samples", value, integer=True, allow_none=True)
+    if value == 1 and not isinstance(value, bool):
+        problems.append(
+            "trainer.eval_samples=1 is too few: the quality metrics fit a covariance, which "
+            "needs at least 2 samples; use 500 (the default) or null to turn them off"
         )
 
 
@@ -329,6 +391,11 @@ def validate(cfg: DictConfig) -> list[str]:
             f"the lr; set schedule.min_lr to at most {lr} (0.0 decays to zero)"
         )
     _check_finetune(problems, cfg)
+    if data_ok:
+        _check_data_path(problems, cfg.data)
+        if model_ok:
+            _check_data_options(problems, cfg)
+    _check_eval_samples(problems, trainer.eval_samples)
     for player, overrides in cfg.players.items():
         _check_optimizer(problems, f"players.{player}", overrides)
         for key in ("clip_grad_norm", "clip_grad_value"):

@@ -10,14 +10,31 @@ from dataclasses import dataclass, field
 
 import torch
 
+# The train/validation split is fixed, whatever the run's seed, so that every run and every
+# metric uses the same held-out images.
+SPLIT_SEED = 1234
+
+
+def split_indices(count: int, val_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (train, validation) indices: a fixed shuffle, round(count x val_fraction) held out."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    n_val = int(round(count * val_fraction))
+    return order[n_val:], order[:n_val]
+
 
 @dataclass
 class ImageDataset:
-    """Images in [0, 1], shape (N, C, H, W), split into train and validation."""
+    """Images in [0, 1], shape (N, C, H, W), split into train and validation.
+
+    Labels, where the data set has them, are int64 indices into `classes`.
+    """
 
     name: str
     train: torch.Tensor
     val: torch.Tensor
+    train_labels: torch.Tensor | None = None
+    val_labels: torch.Tensor | None = None
+    classes: list[str] | None = None
     kind: str = field(default="images", init=False)
 
     @property

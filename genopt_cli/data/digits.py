@@ -5,12 +5,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from genopt_cli.data.base import ImageDataset
-
-# The train/validation split is fixed, whatever the run's seed, so that every run and every
-# metric uses the same held-out images.
-SPLIT_SEED = 1234
-
+from genopt_cli.data.base import ImageDataset, split_indices
 
 DIGITS = 1797
 
@@ -23,8 +18,16 @@ def train_size(cfg: DictConfig) -> int:
 def load_digits(cfg: DictConfig, launch_dir: Path) -> ImageDataset:
     from sklearn.datasets import load_digits as sklearn_digits
 
-    images = torch.tensor(sklearn_digits().images, dtype=torch.float32) / 16.0
+    digits = sklearn_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
     images = images.unsqueeze(1)
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    n_val = int(round(len(images) * cfg.val_fraction))
-    return ImageDataset(name="digits", train=images[order[n_val:]], val=images[order[:n_val]])
+    labels = torch.tensor(digits.target, dtype=torch.long)
+    train, val = split_indices(len(images), cfg.val_fraction)
+    return ImageDataset(
+        name="digits",
+        train=images[train],
+        val=images[val],
+        train_labels=labels[train],
+        val_labels=labels[val],
+        classes=[str(digit) for digit in range(10)],
+    )

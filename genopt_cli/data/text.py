@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from genopt_cli.config.errors import GenoptError
 from genopt_cli.data.base import TextDataset
+from genopt_cli.data.paths import existing_data_path
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +33,28 @@ def load_pydoc_text(cfg: DictConfig, launch_dir: Path) -> TextDataset:
     return split_text("text", pydoc_corpus(), cfg.val_fraction)
 
 
-def resolve_path(path: str, launch_dir: Path | None) -> Path:
-    """Resolve a relative path against the folder genopt was started from."""
-    resolved = Path(path).expanduser()
-    if not resolved.is_absolute() and launch_dir is not None:
-        resolved = launch_dir / resolved
-    return resolved
-
-
 def load_text_file(cfg: DictConfig, launch_dir: Path) -> TextDataset:
     """Read data.path as UTF-8; the last val_fraction of the characters is held out."""
-    path = resolve_path(cfg.path, launch_dir)
+    path = existing_data_path(cfg, launch_dir, folder=False)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        raw = path.read_bytes()
+    except OSError as error:
         raise GenoptError(
-            f"data.path={cfg.path} could not be read as UTF-8 text ({type(error).__name__}: "
-            f"{error}); pass a readable text file"
+            f"data.path={cfg.path}: {path} could not be read ({error.strerror}); check the "
+            "file's permissions"
         ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = raw[error.start : error.end].hex(" ")
+        raise GenoptError(
+            f"data.path={cfg.path}: {path} is not UTF-8 text: byte {bad} at byte offset "
+            f"{error.start} is invalid ({error.reason}); convert the file to UTF-8 and pass "
+            f"the result, e.g. for a Latin-1 file: iconv -f latin1 -t utf-8 {path} > "
+            f"{path.with_suffix('.utf8' + path.suffix)}"
+        ) from None
+    if not text:
+        raise GenoptError(f"data.path={cfg.path}: {path} is empty; pass a text file with text")
     return split_text("text_file", text, cfg.val_fraction)
 
 

@@ -34,6 +34,9 @@ class Task(ABC):
     # (simultaneous gradient descent); otherwise each player sees the others' latest weights.
     simultaneous: bool = False
 
+    # Samples that quality() scores (trainer.eval_samples); None turns the quality metrics off.
+    eval_samples: int | None = None
+
     def __init__(self) -> None:
         self.players: dict[str, nn.Module] = {}
         # Updates per step of each player, such as a GAN's n_critic; a player absent here

@@ -169,7 +169,8 @@ class TransformerTask(Task):
     def evaluate(
         self, modules, dataset: TextDataset, batches: int = 20, batch_size: int = 64
     ) -> dict[str, float]:
-        """Mean cross-entropy over batches x batch_size fixed random validation windows."""
+        """Return the mean cross-entropy in nats per character over batches x batch_size fixed
+        random validation windows, and the same in bits per character (val/bpc)."""
         model = modules["model"]
         windows = TokenWindows(dataset.val, batch_size, self.cfg.context_length + 1, seed=0)
         total = 0.0
@@ -178,4 +179,4 @@ class TransformerTask(Task):
             logits = model(batch[:, :-1])
             total += F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten()).item()
         loss = total / batches
-        return {"val/loss": loss, "val/bits_per_char": loss / math.log(2)}
+        return {"val/loss": loss, "val/bpc": loss / math.log(2)}

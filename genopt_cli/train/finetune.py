@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from genopt_cli.config.errors import GenoptError
-from genopt_cli.data.text import resolve_path
+from genopt_cli.data.paths import resolve_path
 from genopt_cli.train.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)

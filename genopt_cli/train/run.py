@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from genopt_cli.config.errors import GenoptError
-from genopt_cli.data import ImageDataset, build_dataset
+from genopt_cli.data import build_dataset, check_dataset_size
 from genopt_cli.models import build_task
 from genopt_cli.monitor.health import HealthMonitor
 from genopt_cli.monitor.progress import TrainingProgress
@@ -150,15 +150,6 @@ def evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir: Path, step: 
     return metrics
 
 
-def check_batch_fits(cfg: DictConfig, dataset) -> None:
-    if isinstance(dataset, ImageDataset) and len(dataset.train) < cfg.data.batch_size:
-        raise GenoptError(
-            f"data.batch_size={cfg.data.batch_size} is larger than the training split of "
-            f"data={cfg.data.name} ({len(dataset.train)} images); lower data.batch_size, and "
-            "raise trainer.accumulate for a larger effective batch"
-        )
-
-
 def load_resume_state(run_dir: Path) -> dict:
     """Read the run's last checkpoint, or its newest readable step checkpoint."""
     directory = run_dir / "checkpoints"
@@ -212,8 +203,9 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     initial = load_initial_state(cfg, launch_dir) if resumed is None else None
     vocab = initial_vocab(resumed if resumed is not None else initial)
     dataset = build_dataset(cfg.data, launch_dir, vocab=vocab)
-    check_batch_fits(cfg, dataset)
+    check_dataset_size(cfg, dataset)
     task = build_task(cfg.model, dataset)
+    task.eval_samples = cfg.trainer.eval_samples
     if initial is not None:
         load_initial_weights(cfg, initial, task.players)
     if cfg.trainer.lora.rank is not None:
