@@ -1,4 +1,4 @@
-"""The `genopt` command: train, sample, compare, doctor, lr-find, recipes, list, lab. Each
+"""The `genopt` command: train, validate, sample, compare, doctor, lr-find, recipes, list, lab. Each
 subcommand is a thin wrapper."""
 
 import importlib
@@ -45,8 +45,8 @@ PLAIN_HYDRA_FLAGS = ("-m", "--multirun")
 def _check_output_folder(overrides: list[str], multirun: bool) -> list[str]:
     """Check that the run folder can be created, before Hydra tries to."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    given = [o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith(key + "=")]
-    target = Path(given[-1] if given else "outputs").expanduser().absolute()
+    chosen = [o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith(key + "=")]
+    target = Path(chosen[-1] if chosen else "outputs").expanduser().absolute()
     existing = target
     while not existing.exists():
         existing = existing.parent

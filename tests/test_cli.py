@@ -48,7 +48,7 @@ CASES = [
     (["data=text_file", "model=transformer"], ["data=text_file needs data.path=FILE"]),
     (
         ["data=text_file", "model=transformer", "data.path=missing.txt"],
-        ["data.path=missing.txt is not a file"],
+        ["data.path=missing.txt not found"],
     ),
     (["init_from=nowhere"], ["init_from=nowhere has no checkpoints/last.pt"]),
     (["resume=nowhere"], ["resume=nowhere", "does not exist", "resume=latest"]),

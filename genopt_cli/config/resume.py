@@ -50,7 +50,7 @@ def _has_checkpoint(run_dir: Path) -> bool:
 
 
 def _shaping(overrides: list[str]) -> list[str]:
-    """The overrides that shape a run's numbers: all but the SAFE_CHANGES and hydra's own."""
+    """Return the overrides that shape a run's numbers: all but SAFE_CHANGES and hydra.*."""
     return sorted(
         o for o in overrides if _key(o) not in SAFE_CHANGES and not _key(o).startswith("hydra.")
     )
@@ -61,18 +61,18 @@ def find_latest(overrides: list[str], outputs: Path) -> Path:
 
     Overrides of the values a resume may change are left out of the comparison.
     """
-    wanted = _shaping(overrides)
+    expected = _shaping(overrides)
     matches = []
     for saved in outputs.glob("**/.hydra/overrides.yaml"):
         run_dir = saved.parent.parent
-        if _shaping(saved_overrides(run_dir)) == wanted and _has_checkpoint(run_dir):
+        if _shaping(saved_overrides(run_dir)) == expected and _has_checkpoint(run_dir):
             matches.append(
                 (max(p.stat().st_mtime for p in (run_dir / "checkpoints").glob("*.pt")), run_dir)
             )
     if not matches:
-        shown = " ".join(wanted) or "no overrides"
+        listed = " ".join(expected) or "no overrides"
         raise GenoptError(
-            f"resume=latest found no run in {outputs} with the same overrides ({shown}) and a "
+            f"resume=latest found no run in {outputs} with the same overrides ({listed}) and a "
             "checkpoint; pass the run folder itself: resume=outputs/DATE/TIME"
         )
     return max(matches)[1]

@@ -59,11 +59,17 @@ def comparison_table(records: list[RunRecord], title: str = "runs, best first") 
     shared = sorted(set(records[0].overrides) - set(varying[0])) if records else []
     caption = f"shared overrides: {' '.join(shared)}" if shared else None
 
+    labels = [
+        run_label(record, overrides) for record, overrides in zip(records, varying, strict=True)
+    ]
     table = Table(title=title, caption=caption, show_lines=False)
     for name in ("#", "run", "status", "steps", "wall s", "train loss"):
         table.add_column(name, justify="right" if name in ("#", "steps", "wall s") else "left")
+    # The run's overrides and the target stay on one line; the other metrics wrap instead.
+    table.columns[1].no_wrap = True
+    table.columns[1].min_width = max(map(len, labels), default=3)
     target_header = f"target {targets[0]}" if len(targets) == 1 else "target"
-    table.add_column(target_header, justify="right")
+    table.add_column(target_header, justify="right", no_wrap=True, min_width=len(target_header))
     for tag in metrics:
         table.add_column(tag, justify="right")
     if any(record.error for record in records):
