@@ -23,7 +23,13 @@ from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
 from genopt_cli.train.precision import PRECISIONS
 
-DATA_KINDS = {"digits": "images", "text": "text", "text_file": "text"}
+DATA_KINDS = {
+    "digits": "images",
+    "text": "text",
+    "text_file": "text",
+    "gaussians8": "points",
+    "gaussians25": "points",
+}
 
 
 def closest(name: str, choices) -> str:
@@ -240,14 +246,17 @@ def validate(cfg: DictConfig) -> list[str]:
     task = TASKS[cfg.model.name] if model_ok else None
     data_ok = _choice(problems, "data.name", cfg.data.name, LOADERS)
     _choice(problems, "schedule.name", cfg.schedule.name, SCHEDULES)
+    if model_ok:
+        problems.extend(task.config_problems(cfg))
     if model_ok and data_ok:
         task = TASKS[cfg.model.name]
         kind = DATA_KINDS[cfg.data.name]
-        if task.data_kind != kind:
-            fitting = sorted(name for name, k in DATA_KINDS.items() if k == task.data_kind)
+        kinds = task.data_kinds()
+        if kind not in kinds:
+            fitting = sorted(name for name, k in DATA_KINDS.items() if k in kinds)
             problems.append(
                 f"data={cfg.data.name} holds {kind}, but model={cfg.model.name} trains on "
-                f"{task.data_kind}; use data={' or data='.join(fitting)}"
+                f"{' or '.join(kinds)}; use data={' or data='.join(fitting)}"
             )
         for player in cfg.players:
             if player not in task.player_names:

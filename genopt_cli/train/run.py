@@ -194,6 +194,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
             task.players[name] = add_lora(module, cfg.trainer.lora, name)
     task.to(device)
     players = build_players(cfg, task, device)
+    task.scalers = {p.name: p.scaler for p in players if p.scaler is not None}
     step_size = cfg.data.batch_size * cfg.trainer.accumulate
     batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
     trainer = Trainer(task, players, batches, cfg.trainer.accumulate, cfg.trainer.precision, device)
