@@ -5,8 +5,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from genopt_cli.data.base import Dataset, ImageDataset, TextDataset
+from genopt_cli.data.base import Dataset, ImageDataset, PointDataset, TextDataset
 from genopt_cli.data.digits import load_digits
+from genopt_cli.data.mixtures import load_gaussians8, load_gaussians25
 from genopt_cli.data.text import load_pydoc_text, load_text_file, with_vocab
 
 # data.name -> loader(cfg.data, launch_dir). Every name here has a file in configs/data/.
@@ -14,6 +15,8 @@ LOADERS: dict[str, Callable[[DictConfig, Path], Dataset]] = {
     "digits": load_digits,
     "text": load_pydoc_text,
     "text_file": load_text_file,
+    "gaussians8": load_gaussians8,
+    "gaussians25": load_gaussians25,
 }
 
 
@@ -25,4 +28,4 @@ def build_dataset(cfg: DictConfig, launch_dir: Path, vocab: list[str] | None = N
     return dataset
 
 
-__all__ = ["Dataset", "ImageDataset", "TextDataset", "LOADERS", "build_dataset"]
+__all__ = ["Dataset", "ImageDataset", "PointDataset", "TextDataset", "LOADERS", "build_dataset"]
