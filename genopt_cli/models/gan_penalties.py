@@ -19,16 +19,19 @@ def input_gradients(
 
     `inputs` must have had requires_grad set before `scores` = D(inputs) was computed.
     """
-    total = scores.float().sum()
     if scaler is None:
-        (gradient,) = torch.autograd.grad(total, inputs, create_graph=True)
+        (gradient,) = torch.autograd.grad(scores.float().sum(), inputs, create_graph=True)
         return gradient
-    # scaler.scale multiplies by the scale tensor on the device, with no host sync.
-    scale = scaler.scale(torch.ones((), device=total.device))
-    (scaled_gradient,) = torch.autograd.grad(total * scale, inputs, create_graph=True)
-    # NOTE: when the scaled gradient overflows, the penalty is inf; the scaler then skips the
-    # discriminator's step and lowers its scale, as it does for any overflowing backward.
-    return scaled_gradient / scale
+    # Each example's score depends on its own input only, so the gradient of the mean is the
+    # gradient of the sum over N. The mean keeps the gradient reaching each float16 score at
+    # scale / N: the sum would send the scale itself, and 2^16 (the initial scale) is inf in
+    # float16. scaler.scale multiplies by the scale tensor on the device, with no host sync.
+    scale = scaler.scale(torch.ones((), device=scores.device))
+    scaled_mean = scores.float().mean() * scale
+    (scaled_gradient,) = torch.autograd.grad(scaled_mean, inputs, create_graph=True)
+    # NOTE: when the scaled gradient still overflows, the penalty is inf; the scaler then
+    # skips the discriminator's step and lowers its scale, as for any overflowing backward.
+    return scaled_gradient * (len(scores) / scale)
 
 
 def r1_penalty(
