@@ -1,7 +1,6 @@
 """n_critic and update_order reach the GAN task; invalid GAN and VAE values are rejected."""
 
 import pytest
-import torch
 
 from genopt_cli.config.compose import compose_config
 from genopt_cli.config.validate import validate
