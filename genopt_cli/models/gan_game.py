@@ -37,8 +37,8 @@ class GANGame(Task):
 
     A subclass sets the networks with `_set_players` and maps data to the networks' space with
     `to_network` and `from_network`. Per step the discriminator updates `model.n_critic` times
-    (update k reads slice k of the step's batch), then the generator once; with
-    `model.update_order=simultaneous` both gradients are taken before either player updates.
+    (update k reads slice k of the step's batch), then the generator once. With
+    `model.update_order=simultaneous`, both gradients are taken before either player updates.
     """
 
     player_names = ("discriminator", "generator")
@@ -88,7 +88,8 @@ class GANGame(Task):
         }
         # Lazy regularisation (Karras et al., 2020, "Analyzing and Improving the Image Quality
         # of StyleGAN"): a penalty runs every EVERY steps with its weight times EVERY, so its
-        # mean contribution per step is unchanged.
+        # mean contribution per step is unchanged. With n_critic > 1 it runs on each of the
+        # discriminator's updates in such a step.
         scaler = self.scalers.get("discriminator")
         if r1_now:
             penalty = r1_penalty(real_scores, real, scaler)

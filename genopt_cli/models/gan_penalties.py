@@ -2,9 +2,9 @@
 
 Both differentiate D's scores with respect to its input and keep the graph, so the penalty's
 own gradient reaches D's weights in the discriminator's backward pass. Under fp16 the input
-gradients are taken of the scaled scores and then divided by the scale, as in torch's automatic
-mixed precision recipe for gradient penalties: small input gradients do not underflow in
-float16, and the penalty is computed from the unscaled values.
+gradients are taken of the scaled scores and then divided by the scale, as in the gradient
+penalty example of torch's "Automatic Mixed Precision examples" notes. So small input gradients
+do not underflow in float16, and the penalty is computed from the unscaled values.
 """
 
 from collections.abc import Callable
@@ -29,15 +29,16 @@ def input_gradients(
     scale = scaler.scale(torch.ones((), device=scores.device))
     scaled_mean = scores.float().mean() * scale
     (scaled_gradient,) = torch.autograd.grad(scaled_mean, inputs, create_graph=True)
-    # NOTE: when the scaled gradient still overflows, the penalty is inf; the scaler then
-    # skips the discriminator's step and lowers its scale, as for any overflowing backward.
+    # NOTE: when the scaled gradient still overflows, the penalty is inf. The scaler then skips
+    # the discriminator's step and lowers its scale, as for any overflowing backward, but the
+    # logged loss of that step is inf too.
     return scaled_gradient * (len(scores) / scale)
 
 
 def r1_penalty(
     scores: torch.Tensor, real: torch.Tensor, scaler: torch.amp.GradScaler | None = None
 ) -> torch.Tensor:
-    """Return E |grad_x D(x)|^2 over the real batch (Mescheder et al., 2018), unweighted.
+    """Return the R1 penalty E |grad_x D(x)|^2 over the real batch, unweighted.
 
     The squared norm is over each example's whole input, then averaged over the batch.
     """
@@ -51,7 +52,7 @@ def wgan_gp_penalty(
     fake: torch.Tensor,
     scaler: torch.amp.GradScaler | None = None,
 ) -> torch.Tensor:
-    """Return E (|grad D(x_hat)| - 1)^2 (Gulrajani et al., 2017), unweighted.
+    """Return the WGAN-GP penalty E (|grad D(x_hat)| - 1)^2, unweighted.
 
     x_hat = u x_real + (1 - u) x_fake with u ~ U(0, 1) drawn once per example, and |.| is the
     Euclidean norm over that example's whole input.

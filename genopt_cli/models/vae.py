@@ -10,8 +10,8 @@ P = model.kl_cycle_steps:
     kl_schedule linear     beta x min(1, (t + 1) / W)
     kl_schedule cyclical   beta x min(1, ((t mod P) + 1) / W)
 
-The cyclical schedule (Fu et al., 2019, "Cyclical Annealing Schedule") restarts the linear ramp
-every P steps and holds beta for the last P - W steps of each cycle.
+The cyclical schedule restarts the linear ramp every P steps and keeps the weight at beta for
+the last P - W steps of each cycle.
 """
 
 import math
@@ -77,9 +77,10 @@ class VAETask(ImageTask):
         return self.cfg.beta * min(1.0, (position + 1) / self.cfg.kl_warmup_steps)
 
     def kl_penalty(self, kl: torch.Tensor) -> torch.Tensor:
-        """Return the KL term of the loss: sum over dimensions of the batch-mean KL, each at least
-        model.free_bits nats when free bits are on (Kingma et al., 2016, "Improved Variational
-        Inference with Inverse Autoregressive Flow").
+        """Return the KL term of the loss: the sum over dimensions of the batch-mean KL.
+
+        With free bits on, each dimension counts as at least model.free_bits nats, so the
+        encoder gets no push toward the prior on a dimension below that floor.
 
         NOTE: the batch is the micro-batch, so with trainer.accumulate > 1 the free-bits floor
         applies to each micro-batch's mean, and the gradient differs from the whole batch's.

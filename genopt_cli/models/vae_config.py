@@ -17,6 +17,7 @@ def vae_config_problems(cfg: DictConfig) -> list[str]:
     """Return the problems of the KL schedule, beta, free bits and the network sizes."""
     model = cfg.model
     problems: list[str] = []
+
     schedule, warmup, period = model.kl_schedule, model.kl_warmup_steps, model.kl_cycle_steps
     if schedule is not None and schedule not in KL_SCHEDULES:
         problems.append(
@@ -37,6 +38,7 @@ def vae_config_problems(cfg: DictConfig) -> list[str]:
                 "so the KL weight would never reach beta; set kl_warmup_steps <= kl_cycle_steps "
                 "(half the cycle is common)"
             )
+
     beta = model.beta
     if not _is_number(beta) or beta < 0:
         problems.append(f"model.beta={beta} must be a number >= 0 (1 is the plain ELBO)")
@@ -46,6 +48,7 @@ def vae_config_problems(cfg: DictConfig) -> list[str]:
             f"model.free_bits={free_bits} must be a number >= 0 (nats per latent dimension), "
             "or null for no floor"
         )
+
     latent = model.latent_dim
     if not _is_int(latent) or latent < 1:
         problems.append(f"model.latent_dim={latent} must be an integer >= 1")

@@ -49,7 +49,10 @@ def test_point_recipe_values():
     assert (
         compose_config(["model=gan", "data=gaussians25", "optimizer=adagrad"]).optimizer.lr == 0.01
     )
-    assert compose_config(["model=gan", "data=gaussians25"]).optimizer.lr == 0.001
+    points25 = compose_config(["model=gan", "data=gaussians25"])
+    assert points25.optimizer.lr == 0.001
+    assert points25.trainer.max_steps == 4000
+    assert points25.data.batch_size == 256
     # The image GAN keeps its own recipe.
     assert compose_config(["model=gan"]).optimizer.lr == 0.0002
 
