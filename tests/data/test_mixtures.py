@@ -43,7 +43,7 @@ def test_points_spread_by_std_around_modes(name):
     offsets = dataset.train - dataset.centers[nearest]
     # Per-axis standard deviation within 5% of the mixture's, from 8,000 offsets.
     assert offsets.std().item() == pytest.approx(dataset.std, rel=0.05)
-    # Each mode holds its 1/K share within 30%.
+    # Each mode receives its 1/K share within 30%.
     counts = torch.bincount(nearest, minlength=len(dataset.centers)).float()
     expected = len(dataset.train) / len(dataset.centers)
     assert (counts - expected).abs().max().item() < 0.3 * expected
@@ -58,7 +58,7 @@ def test_real_samples_cover_every_mode():
     dataset = mixture("gaussians25")
     coverage = mode_coverage(dataset.train, dataset.centers, dataset.std)
     assert coverage["eval/modes_covered"] == 25
-    # 3 std in 2-D holds 1 - exp(-9 / 2) = 98.9% of a Gaussian's mass.
+    # The disc of radius 3 std contains 1 - exp(-9 / 2) = 98.9% of a 2-D Gaussian's mass.
     assert coverage["eval/high_quality_share"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)
 
 
