@@ -24,16 +24,44 @@ COLUMNS = (
 )
 
 
-def techniques(cfg: DictConfig) -> str:
-    """Describe the family techniques that the composed config turns on."""
-    model = cfg.model
+def vae_techniques(model: DictConfig) -> list[str]:
     parts = []
-    if model.get("kl_schedule") is not None:
-        parts.append(f"KL annealing ({model.kl_schedule}, {model.kl_warmup_steps} steps)")
+    schedule = model.get("kl_schedule")
+    if schedule == "linear":
+        parts.append(f"KL annealing (linear, {model.kl_warmup_steps} steps)")
+    elif schedule == "cyclical":
+        parts.append(
+            f"KL annealing (cyclical, {model.kl_warmup_steps} of every "
+            f"{model.kl_cycle_steps} steps)"
+        )
+    if "beta" in model and model.beta != 1:
+        parts.append(f"beta {model.beta:g}")
+    if model.get("free_bits") is not None:
+        parts.append(f"free bits {model.free_bits:g}")
+    return parts
+
+
+def gan_techniques(model: DictConfig) -> list[str]:
+    parts = []
     if model.get("spectral_norm"):
         parts.append("spectral norm in D")
     if model.get("r1_gamma") is not None:
         parts.append(f"R1 gamma {model.r1_gamma}")
+    if model.get("gp_lambda") is not None:
+        parts.append(f"WGAN-GP lambda {model.gp_lambda:g}")
+    n_critic = model.get("n_critic")
+    if n_critic is not None and n_critic > 1:
+        parts.append(f"n_critic {n_critic}")
+    if model.get("update_order") == "simultaneous":
+        parts.append("simultaneous updates")
+    return parts
+
+
+def techniques(cfg: DictConfig) -> str:
+    """Describe the family techniques that the composed config turns on."""
+    model = cfg.model
+    parts = []
+    parts += vae_techniques(model) + gan_techniques(model)
     lrs = {name: p.lr for name, p in cfg.players.items() if p.lr is not None}
     if lrs:
         own = ", ".join(f"{name} {lr:g}" for name, lr in lrs.items())

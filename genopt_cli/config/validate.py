@@ -31,6 +31,8 @@ DATA_KINDS = {
     "text_file": "text",
     "mnist": "images",
     "image_folder": "images",
+    "gaussians8": "points",
+    "gaussians25": "points",
 }
 # data.name -> what data.path must be, for the data sets read from the user's files.
 DATA_PATH_KINDS = {"text_file": "file", "mnist": "folder", "image_folder": "folder"}
@@ -339,14 +341,17 @@ def validate(cfg: DictConfig) -> list[str]:
     task = TASKS[cfg.model.name] if model_ok else None
     data_ok = _choice(problems, "data.name", cfg.data.name, LOADERS)
     _choice(problems, "schedule.name", cfg.schedule.name, SCHEDULES)
+    if model_ok:
+        problems.extend(task.config_problems(cfg))
     if model_ok and data_ok:
         task = TASKS[cfg.model.name]
         kind = DATA_KINDS[cfg.data.name]
-        if task.data_kind != kind:
-            fitting = sorted(name for name, k in DATA_KINDS.items() if k == task.data_kind)
+        kinds = task.data_kinds()
+        if kind not in kinds:
+            fitting = sorted(name for name, k in DATA_KINDS.items() if k in kinds)
             problems.append(
                 f"data={cfg.data.name} holds {kind}, but model={cfg.model.name} trains on "
-                f"{task.data_kind}; use data={' or data='.join(fitting)}"
+                f"{' or '.join(kinds)}; use data={' or data='.join(fitting)}"
             )
         for player in cfg.players:
             if player not in task.player_names:

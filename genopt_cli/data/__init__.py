@@ -6,9 +6,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from genopt_cli.config.errors import GenoptError
-from genopt_cli.data.base import Dataset, ImageDataset, TextDataset
+from genopt_cli.data.base import Dataset, ImageDataset, PointDataset, TextDataset
 from genopt_cli.data.digits import load_digits
 from genopt_cli.data.image_folder import load_image_folder
+from genopt_cli.data.mixtures import load_gaussians8, load_gaussians25
 from genopt_cli.data.mnist import load_mnist
 from genopt_cli.data.text import load_pydoc_text, load_text_file, with_vocab
 
@@ -19,6 +20,8 @@ LOADERS: dict[str, Callable[[DictConfig, Path], Dataset]] = {
     "text_file": load_text_file,
     "mnist": load_mnist,
     "image_folder": load_image_folder,
+    "gaussians8": load_gaussians8,
+    "gaussians25": load_gaussians25,
 }
 
 
@@ -37,10 +40,12 @@ def _source(cfg: DictConfig) -> str:
 def check_dataset_size(cfg: DictConfig, dataset: Dataset) -> None:
     """Raise GenoptError when a split is too small to train or evaluate on.
 
-    Images: the training split needs one batch (data.batch_size), the held-out split two images,
+    Points are drawn in any number. Images: the training split needs one batch (data.batch_size), the held-out split two images,
     the fewest that a covariance needs. Text: each split needs one window of
     model.context_length + 1 characters.
     """
+    if isinstance(dataset, PointDataset):
+        return
     if isinstance(dataset, ImageDataset):
         if len(dataset.train) < cfg.data.batch_size:
             raise GenoptError(
@@ -68,6 +73,7 @@ def check_dataset_size(cfg: DictConfig, dataset: Dataset) -> None:
 __all__ = [
     "Dataset",
     "ImageDataset",
+    "PointDataset",
     "TextDataset",
     "LOADERS",
     "build_dataset",

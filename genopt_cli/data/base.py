@@ -60,11 +60,28 @@ class TextDataset:
         return "".join(self.vocab[i] for i in ids.tolist())
 
 
-Dataset = ImageDataset | TextDataset
+@dataclass
+class PointDataset:
+    """Points in the plane, shape (N, 2), drawn from an equal-weight mixture of isotropic
+    Gaussians whose means (`centers`, shape (K, 2)) and standard deviation `std` are known."""
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    centers: torch.Tensor
+    std: float
+    # Generator samples drawn at each evaluation to count the covered modes.
+    eval_samples: int
+    kind: str = field(default="points", init=False)
+
+
+Dataset = ImageDataset | TextDataset | PointDataset
 
 
 class ImageBatches:
     """Yields the examples of step `step` from an endless sequence of shuffled epochs.
+
+    It indexes the first axis only, so it serves points (N, 2) as well as images.
 
     Epoch e is the permutation drawn from a generator seeded with (seed, e). Step s takes the
     `step_size` examples at positions [s x step_size, (s + 1) x step_size) of that sequence, so

@@ -19,7 +19,7 @@ TASKS: dict[str, type[Task]] = {
 
 
 def build_task(cfg: DictConfig, dataset: Dataset) -> Task:
-    return TASKS[cfg.name](cfg, dataset)
+    return TASKS[cfg.name].build(cfg, dataset)
 
 
 __all__ = ["TASKS", "Task", "build_task"]

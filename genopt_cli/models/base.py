@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
 from genopt_cli.data.base import Dataset
@@ -42,6 +43,24 @@ class Task(ABC):
         # Updates per step of each player, such as a GAN's n_critic; a player absent here
         # updates once. Update k of a player reads slice k of the step's batch.
         self.updates_per_step: dict[str, int] = {}
+        # Gradient scalers of the players that have one (fp16), set by the run. A loss that
+        # differentiates through its inputs, such as a gradient penalty, scales by them.
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+
+    @classmethod
+    def build(cls, cfg: DictConfig, dataset: Dataset) -> "Task":
+        """Create the task from `model.*`; a family may pick a subclass that fits the data."""
+        return cls(cfg, dataset)
+
+    @classmethod
+    def data_kinds(cls) -> tuple[str, ...]:
+        """Return the kinds of data ('images', 'text', 'points') that the family trains on."""
+        return (cls.data_kind,)
+
+    @classmethod
+    def config_problems(cls, cfg: DictConfig) -> list[str]:
+        """Return the problems of the family's `model.*` values in the composed config `cfg`."""
+        return []
 
     @abstractmethod
     def make_batches(self, dataset: Dataset, step_size: int, seed: int):

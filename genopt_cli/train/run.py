@@ -87,6 +87,7 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
 def build_trainer(cfg: DictConfig, task, dataset, device: torch.device) -> Trainer:
     """Build the players and the batch stream of a task already on `device`."""
     players = build_players(cfg, task, device)
+    task.scalers = {p.name: p.scaler for p in players if p.scaler is not None}
     # Update k of a player with several updates per step reads slice k of the step's batch.
     slices = max(task.updates_per_step.values(), default=1)
     step_size = cfg.data.batch_size * cfg.trainer.accumulate * slices
