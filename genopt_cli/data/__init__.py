@@ -40,9 +40,9 @@ def _source(cfg: DictConfig) -> str:
 def check_dataset_size(cfg: DictConfig, dataset: Dataset) -> None:
     """Raise GenoptError when a split is too small to train or evaluate on.
 
-    Points are drawn in any number. Images: the training split needs one batch (data.batch_size), the held-out split two images,
-    the fewest that a covariance needs. Text: each split needs one window of
-    model.context_length + 1 characters.
+    Points are drawn in any number. Images: the training split needs one batch
+    (data.batch_size), the held-out split two images, the fewest that a covariance needs.
+    Text: each split needs one window of model.context_length + 1 characters.
     """
     if isinstance(dataset, PointDataset):
         return
