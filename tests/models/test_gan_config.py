@@ -111,7 +111,8 @@ def test_good_values_pass():
 def test_points_rejected_for_image_only_model():
     problems = validate(compose_config(["model=vae", "data=gaussians8"]))
     assert problems == [
-        "data=gaussians8 holds points, but model=vae trains on images; use data=digits"
+        "data=gaussians8 holds points, but model=vae trains on images; "
+        "use data=digits or data=image_folder or data=mnist"
     ]
 
 

@@ -60,7 +60,7 @@ def test_penalties_under_fp16(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     scalars = read_scalars(run_dir)
-    for tag in ("train/r1", "train/gradient_penalty", "amp/scale"):
+    for tag in ("train/r1", "train/gradient_penalty", "amp/scale/discriminator"):
         assert [step for step, _ in scalars[tag]] == [4, 9], tag
     assert all(0 < value < 100 for _, value in scalars["train/r1"])
     assert all(0 < value < 100 for _, value in scalars["train/gradient_penalty"])
