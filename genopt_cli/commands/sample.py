@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 
 from genopt_cli.config.errors import GenoptError
+from genopt_cli.config.validate import check_device
 from genopt_cli.data import build_dataset
 from genopt_cli.models import build_task
 from genopt_cli.monitor.logs import setup_logging
@@ -37,8 +38,10 @@ def command_sample(arguments: list[str]) -> None:
     setup_logging(Console(stderr=True))
     if not args.run_dir.is_dir():
         raise GenoptError(f"run folder {args.run_dir} not found; pass a folder under outputs/")
-    if args.num < 1:
-        raise GenoptError(f"--num={args.num} must be at least 1")
+    problems = [] if args.num >= 1 else [f"--num={args.num} must be at least 1"]
+    check_device(problems, args.device, "fp32", key="--device")
+    if problems:
+        raise GenoptError(problems)
     state = load_checkpoint(args.run_dir / "checkpoints" / "last.pt")
     cfg = OmegaConf.create(state["config"])
     device = resolve_device(args.device)

@@ -78,15 +78,47 @@ def find_latest(overrides: list[str], outputs: Path) -> Path:
     return max(matches)[1]
 
 
+# Hydra's flags that take a value in the next argument.
+VALUE_FLAGS = (
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--info",
+    "-i",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+)
+
+
+def split_flags(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """Split a command line into Hydra's flags (with their values, as in `--cfg job`) and the
+    KEY=VALUE overrides."""
+    flags, overrides = [], []
+    for argument in arguments:
+        is_value = bool(flags) and flags[-1] in VALUE_FLAGS and "=" not in argument
+        if argument.startswith("-") or is_value:
+            flags.append(argument)
+        else:
+            overrides.append(argument)
+    return flags, overrides
+
+
 def resume_arguments(arguments: list[str], launch_dir: Path) -> list[str]:
     """Rewrite a command line with resume=... into the saved run's overrides plus the new ones.
 
-    A command line without resume is returned unchanged.
+    Hydra's flags come first. A command line without resume is returned unchanged.
     """
+    flags, arguments = split_flags(arguments)
     resume = [a for a in arguments if _key(a) == "resume"]
     if not resume or _value(resume[-1]) in ("null", ""):
-        return arguments
-    if any(a in ("-m", "--multirun") for a in arguments):
+        return [*flags, *arguments]
+    if any(a in ("-m", "--multirun") for a in flags):
         raise GenoptError("resume cannot be used with -m; resume each run of a sweep on its own")
     value = _value(resume[-1])
     others = [a for a in arguments if _key(a) != "resume"]
@@ -108,7 +140,8 @@ def resume_arguments(arguments: list[str], launch_dir: Path) -> list[str]:
     run_dir = Path(os.path.abspath(run_dir))
     quoted = str(run_dir).replace("'", "\\'")
     new = [a for a in others if not a.startswith("hydra.run.dir=")]
-    return [*saved_overrides(run_dir), *new, f"resume='{quoted}'", f"hydra.run.dir='{quoted}'"]
+    saved = saved_overrides(run_dir)
+    return [*flags, *saved, *new, f"resume='{quoted}'", f"hydra.run.dir='{quoted}'"]
 
 
 def _flatten(node, prefix: str = "") -> dict:
@@ -130,8 +163,12 @@ def unsafe_changes(cfg: DictConfig, saved_config: str, saved_step: int) -> list[
             continue
         problems.append(
             f"resume cannot change {key}: the run has {old.get(key, '(no such key)')}, this "
-            f"command gives {new.get(key, '(no such key)')}. Only {', '.join(SAFE_CHANGES[2:])} "
-            "may change; start a new run, or use init_from=RUN_DIR to start from its weights"
+            f"command gives {new.get(key, '(no such key)')}"
+        )
+    if problems:
+        problems.append(
+            f"a resumed run may change only {', '.join(SAFE_CHANGES[2:])}; start a new run "
+            "instead, or use init_from=RUN_DIR to start one from this run's weights"
         )
     max_steps = cfg.trainer.max_steps
     if isinstance(max_steps, int) and max_steps < saved_step:

@@ -288,14 +288,13 @@ def _check_eval_samples(problems, value) -> None:
         )
 
 
-def _check_device(problems, device: str, precision: str) -> None:
+def check_device(problems, device: str, precision: str, key: str = "trainer.device") -> None:
+    """Check a device name and that this machine has it; `key` is how the user gave it."""
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-        problems.append(f"trainer.device={device} is not valid; use auto, cpu, cuda or cuda:N")
+        problems.append(f"{key}={device} is not valid; use auto, cpu, cuda or cuda:N")
         return
     if device.startswith("cuda") and not torch.cuda.is_available():
-        problems.append(
-            f"trainer.device={device} but no CUDA device is available; use trainer.device=cpu"
-        )
+        problems.append(f"{key}={device} but no CUDA device is available; use {key}=cpu")
         return
     on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if on_cuda and precision == "bf16" and not torch.cuda.is_bf16_supported():
@@ -373,7 +372,7 @@ def validate(cfg: DictConfig) -> list[str]:
     _positive(problems, "data.batch_size", cfg.data.batch_size, integer=True)
     _check_batch_fits(problems, cfg)
     _choice(problems, "trainer.precision", trainer.precision, PRECISIONS)
-    _check_device(problems, trainer.device, trainer.precision)
+    check_device(problems, trainer.device, trainer.precision)
     _check_robustness(problems, cfg, task)
     decay = trainer.ema.decay
     if decay is not None and not 0 < decay < 1:
@@ -383,7 +382,9 @@ def validate(cfg: DictConfig) -> list[str]:
         problems.append(f"schedule.warmup_steps={warmup} must be an integer >= 0")
     elif isinstance(trainer.max_steps, int) and warmup >= trainer.max_steps > 0:
         problems.append(
-            f"schedule.warmup_steps={warmup} must be below trainer.max_steps={trainer.max_steps}"
+            f"schedule.warmup_steps={warmup} must be below trainer.max_steps={trainer.max_steps}; "
+            f"lower schedule.warmup_steps (for example schedule.warmup_steps="
+            f"{trainer.max_steps // 10}) or raise trainer.max_steps"
         )
 
     _check_optimizer(problems, "optimizer", cfg.optimizer)

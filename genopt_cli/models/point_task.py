@@ -45,4 +45,7 @@ class PointTask(Task):
     def quality(self, modules: Mapping[str, nn.Module], dataset: PointDataset) -> dict[str, float]:
         """Count the covered modes in dataset.eval_samples samples (see mode_coverage)."""
         samples = self.sample(modules, dataset.eval_samples)
-        return mode_coverage(samples, self.centers, self.std)
+        return {
+            **mode_coverage(samples, self.centers, self.std),
+            "eval/modes_total": len(self.centers),
+        }

@@ -165,6 +165,8 @@ def plot_curves(records: list[RunRecord], path: Path) -> Path:
                     [value for _, value in points],
                     color=color,
                     linestyle="-" if index == 0 else "--",
+                    # A curve of a few points (log_every near the run's length) still shows.
+                    marker="o" if len(points) <= 3 else None,
                     label=label + suffix,
                 )
     loss_axes.set_title("training loss")

@@ -107,8 +107,8 @@ class HealthMonitor:
         cls, cfg: DictConfig, players: list[str], path: Path | None = None, log_warnings=True
     ) -> "HealthMonitor":
         latent_dim = cfg.model.latent_dim if cfg.model.name == "vae" else None
-        # NOTE: 2-D data sets may state their mode count as `data.modes`; without it, and
-        # without an eval/modes_total metric, the mode-coverage check is skipped.
+        # The 2-D mixtures log their mode count as eval/modes_total; `data.modes` can state it
+        # for other data. Without either, the mode-coverage check is skipped.
         expected_modes = cfg.data.modes if "modes" in cfg.data else None
         return cls(players, latent_dim, expected_modes, path, log_warnings)
 

@@ -14,6 +14,8 @@ import torch
 
 from genopt_cli.config.errors import GenoptError
 
+# Keys every genopt checkpoint has; see genopt_cli.train.state for the whole layout.
+REQUIRED_KEYS = ("step", "config", "players", "ema")
 STEP_FILE = re.compile(r"step-(\d+)\.pt")
 
 
@@ -84,7 +86,7 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise GenoptError(f"checkpoint {path} not found; a finished run keeps checkpoints/last.pt")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError here
         raise GenoptError(
             f"checkpoint {path} is not a valid genopt checkpoint ({type(error).__name__} from "
@@ -92,3 +94,11 @@ def load_checkpoint(path: Path) -> dict:
             "objects other than tensors and plain containers, which genopt never loads. "
             "Use a checkpoint written by genopt, or train again."
         ) from None
+    missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
+    if missing or not isinstance(state["config"], str):
+        raise GenoptError(
+            f"checkpoint {path} is not a valid genopt checkpoint: it lacks "
+            f"{', '.join(missing) or 'the config as YAML text'}. Use a checkpoint written by "
+            "genopt, or train again."
+        )
+    return state

@@ -19,6 +19,7 @@ re-evaluates the same micro-batches.
 """
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -77,9 +78,11 @@ class Player:
 
 
 def effective_adam_step(optimizer: torch.optim.Optimizer) -> float | None:
-    """Mean over all elements of lr / (sqrt(v_hat) + eps), for optimizers with Adam's state.
+    """Geometric mean over all elements of lr / (sqrt(v_hat) + eps), for Adam's state.
 
-    v_hat is the bias-corrected second moment. Returns None for other optimizers, and for
+    v_hat is the bias-corrected second moment. The geometric mean, not the arithmetic one:
+    an element whose gradient is always zero has lr / eps (1e5 x lr at eps 1e-8), and a few of
+    those would dominate an arithmetic mean. Returns None for other optimizers, and for
     optimizers that keep a second moment without Adam's per-parameter step (schedule-free).
     """
     total, count = 0.0, 0
@@ -91,9 +94,9 @@ def effective_adam_step(optimizer: torch.optim.Optimizer) -> float | None:
                 continue
             step = float(state["step"])
             v_hat = state["exp_avg_sq"] / (1.0 - beta2**step)
-            total += (group["lr"] / (v_hat.sqrt() + group["eps"])).sum().item()
+            total += torch.log(group["lr"] / (v_hat.sqrt() + group["eps"])).sum().item()
             count += parameter.numel()
-    return total / count if count else None
+    return math.exp(total / count) if count else None
 
 
 class Trainer:

@@ -164,6 +164,8 @@ def load_resume_state(run_dir: Path) -> dict:
         except GenoptError as error:
             problems.extend(error.problems)
             continue
+        for problem in problems:
+            log.warning("%s; using %s instead", problem, path.name)
         log.info("resuming from %s at step %d", path, state["step"])
         return state
     raise GenoptError(

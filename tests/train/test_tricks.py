@@ -9,7 +9,7 @@ from torch import nn
 from genopt_cli.models.base import Task
 from genopt_cli.models.transformer import PAD
 from genopt_cli.train.checkpoint import load_checkpoint
-from genopt_cli.train.loop import Player, Trainer
+from genopt_cli.train.loop import Player, Trainer, effective_adam_step
 from genopt_cli.train.state import checkpoint_state
 from tests.helpers import read_summary, train_tiny
 from tests.train.conftest import CPU, make_trainer
@@ -276,3 +276,13 @@ def test_compiled_run_trains_and_saves_plain_names(tmp_path):
     assert names == list(state["ema"]["model"]["module"])
     assert not any("_orig_mod" in name for name in names)
     assert math.isfinite(read_summary(run_dir)["metrics"]["val/nelbo"])
+
+
+def test_adam_step_is_geometric_mean_of_effective_lr():
+    """After one step v_hat = g^2, so each element's effective lr is lr / |g|."""
+    parameter = nn.Parameter(torch.zeros(4))
+    optimizer = torch.optim.Adam([parameter], lr=0.1, betas=(0.9, 0.99), eps=0.0)
+    parameter.grad = torch.tensor([1.0, -2.0, 4.0, 8.0])
+    optimizer.step()
+    assert effective_adam_step(optimizer) == pytest.approx(0.1 / 64**0.25, rel=1e-6)
+    assert effective_adam_step(torch.optim.SGD([parameter], lr=0.1)) is None
