@@ -10,6 +10,7 @@ from rich.console import Console
 
 from genopt_cli.config.compose import compose_config
 from genopt_cli.config.errors import GenoptError
+from genopt_cli.config.resume import resume_arguments
 from genopt_cli.train.checkpoint import load_checkpoint
 from genopt_cli.train.run import train
 from tests.helpers import TINY
@@ -121,3 +122,19 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         "step-0000004.pt",
     ]
     assert_same_state(before, load_checkpoint(run_dir / "checkpoints" / "last.pt"))
+
+
+def test_resume_arguments_keep_hydra_flags_first(tmp_path):
+    run_dir = tmp_path / "outputs" / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- model=vae\n- resume=old\n")
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.pt").write_bytes(b"")
+    for arguments in (
+        ["--cfg", "job", "resume=latest", "model=vae"],
+        ["resume=outputs/run", "-c", "job"],
+    ):
+        rewritten = resume_arguments(arguments, tmp_path)
+        assert rewritten[:2] in (["--cfg", "job"], ["-c", "job"])
+        assert rewritten[2] == "model=vae"
+        assert rewritten[-2:] == [f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'"]
