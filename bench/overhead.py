@@ -27,12 +27,18 @@ from genopt_cli.train.run import build_players, seed_everything
 FAMILIES = ("vae", "gan", "ddpm", "transformer")
 
 
-def build_trainer(family: str, overrides: list[str]) -> tuple[Trainer, int]:
-    """Build the family's Trainer on the CPU as `genopt train` does; return it and log_every."""
-    cfg = compose_config([f"model={family}", "trainer.device=cpu", *overrides])
-    device = torch.device("cpu")
+def build_trainer(
+    family: str, overrides: list[str], device: str = "cpu", dataset=None
+) -> tuple[Trainer, int]:
+    """Build the family's Trainer as `genopt train` does; return it and log_every.
+
+    `dataset` replaces the config's data set where given, such as random images of a larger size.
+    """
+    cfg = compose_config([f"model={family}", f"trainer.device={device}", *overrides])
+    device = torch.device(device)
     seed_everything(cfg.trainer.seed)
-    dataset = build_dataset(cfg.data, None)
+    if dataset is None:
+        dataset = build_dataset(cfg.data, None)
     task = build_task(cfg.model, dataset)
     task.to(device)
     players = build_players(cfg, task, device)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Run the CPU benchmarks and print the Markdown rows of docs/benchmarks.md.
+#
+#   bench/run.sh [--quick] [--data FILE]
+#
+# --quick   short settings (about 3 to 5 minutes on 2 cores); rough figures, for a check
+# --data    text file for the nanoGPT comparison (default ../shared/data/tinyshakespeare.txt,
+#           relative to the repository root); that benchmark is skipped when it is missing
+#
+# PYTHON selects genopt's interpreter (default: .venv/bin/python if present, else python3).
+# The Lightning benchmark runs in bench/.venv, which this script creates on first use: a venv
+# that imports PYTHON's packages through a .pth file and adds bench/requirements.txt, so Lightning
+# never enters genopt's own environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=()
+DATA=../shared/data/tinyshakespeare.txt
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=(--quick); shift ;;
+        --data) DATA="$2"; shift 2 ;;
+        *) echo "error: unknown argument $1; use --quick or --data FILE" >&2; exit 2 ;;
+    esac
+done
+
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+lightning_python() {
+    if [[ ! -x bench/.venv/bin/python ]]; then
+        "$PYTHON" -m venv bench/.venv
+        local shared own
+        shared=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        own=$(bench/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        echo "$shared" > "$own/genopt_shared.pth"
+    fi
+    if ! bench/.venv/bin/python -c "import lightning" 2>/dev/null; then
+        bench/.venv/bin/python -m pip install --quiet -r bench/requirements.txt >&2
+    fi
+    echo bench/.venv/bin/python
+}
+
+section() {
+    echo
+    echo "## $1"
+    echo
+    echo "    $2"
+    echo
+}
+
+started=$(date +%s)
+echo "# bench/run.sh ${QUICK[*]}: $(date '+%Y-%m-%d %H:%M'), uptime:$(uptime)"
+
+section "Harness overhead" "python bench/overhead.py ${QUICK[*]}"
+"$PYTHON" bench/overhead.py "${QUICK[@]}"
+
+section "Against PyTorch Lightning" "bench/.venv/bin/python bench/lightning_step.py ${QUICK[*]}"
+if LIGHTNING=$(lightning_python); then
+    "$LIGHTNING" bench/lightning_step.py "${QUICK[@]}"
+else
+    echo "skipped: could not install bench/requirements.txt into bench/.venv"
+fi
+
+section "Start-up" "python bench/startup.py ${QUICK[*]}"
+"$PYTHON" bench/startup.py "${QUICK[@]}"
+
+section "Memory" "python bench/memory.py ${QUICK[*]}"
+"$PYTHON" bench/memory.py "${QUICK[@]}"
+
+section "Against nanoGPT's small CPU configuration" \
+    "python bench/shakespeare.py --data $DATA ${QUICK[*]}"
+if [[ -f "$DATA" ]]; then
+    "$PYTHON" bench/shakespeare.py --data "$DATA" "${QUICK[@]}"
+else
+    echo "skipped: $DATA not found; pass --data FILE"
+fi
+
+section "GPU script, dry run on the CPU" "bench/gpu.sh --dry"
+PYTHON="$PYTHON" bench/gpu.sh --dry
+
+echo
+echo "done in $(( $(date +%s) - started )) s; uptime:$(uptime)"
