@@ -4,9 +4,10 @@ Needs the `lightning` package, which genopt does not depend on: bench/run.sh ins
 bench/.venv (see bench/requirements.txt). For each family, one task, optimizer and schedule are
 built by genopt's run-building functions, as in bench/overhead.py. A LightningModule returns the
 task's loss from training_step and hands Lightning the same optimizer and schedule, with the
-recipe's gradient clipping and EMA update; batches come from the same stream. Rounds alternate a timing of
-genopt's Trainer.train_step with a Lightning Trainer.fit of the same number of steps. A callback
-times Lightning's steps after its first one, so fit's set-up stays out of the figure.
+recipe's gradient clipping and EMA update, and batches come from the same stream. Rounds
+alternate a timing of genopt's Trainer.train_step with a Lightning Trainer.fit of the same
+number of steps. A callback times Lightning's steps after its first one, so fit's set-up stays
+out of the figure.
 
 Lightning runs without logger, checkpoints, progress bar or model summary, and logs the loss
 every log_every steps, so neither side does work the other skips. Only one-player families

@@ -40,7 +40,9 @@ def main() -> None:
     short, long = (100, 1000) if args.quick else (1000, 10000)
 
     with tempfile.TemporaryDirectory() as scratch:
-        peaks = {steps: peak_rss_mib(steps, Path(scratch) / f"run{steps}") for steps in (short, long)}
+        peaks = {}
+        for steps in (short, long):
+            peaks[steps] = peak_rss_mib(steps, Path(scratch) / f"run{steps}")
     growth_kib = (peaks[long] - peaks[short]) * 1024 / (long - short)
     rows = [[f"{steps:,}", f"{peak:.1f}"] for steps, peak in peaks.items()]
     print(machine_line())

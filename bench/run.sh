@@ -4,6 +4,8 @@
 #   bench/run.sh [--quick] [--data FILE]
 #
 # --quick   short settings (about 3 to 5 minutes on 2 cores); rough figures, for a check
+# --clock   wall (default) or cpu: the clock of the overhead benchmark; cpu counts the process's
+#           CPU time, steadier on a busy machine when OMP_NUM_THREADS=1
 # --data    text file for the nanoGPT comparison (default ../shared/data/tinyshakespeare.txt,
 #           relative to the repository root); that benchmark is skipped when it is missing
 #
@@ -15,12 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=()
+CLOCK=wall
 DATA=../shared/data/tinyshakespeare.txt
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) QUICK=(--quick); shift ;;
+        --clock) CLOCK="$2"; shift 2 ;;
         --data) DATA="$2"; shift 2 ;;
-        *) echo "error: unknown argument $1; use --quick or --data FILE" >&2; exit 2 ;;
+        *) echo "error: unknown argument $1; use --quick, --clock wall|cpu or --data FILE" >&2; exit 2 ;;
     esac
 done
 
@@ -54,8 +58,8 @@ section() {
 started=$(date +%s)
 echo "# bench/run.sh ${QUICK[*]}: $(date '+%Y-%m-%d %H:%M'), uptime:$(uptime)"
 
-section "Harness overhead" "python bench/overhead.py ${QUICK[*]}"
-"$PYTHON" bench/overhead.py "${QUICK[@]}"
+section "Harness overhead" "python bench/overhead.py --clock $CLOCK ${QUICK[*]}"
+"$PYTHON" bench/overhead.py --clock "$CLOCK" "${QUICK[@]}"
 
 section "Against PyTorch Lightning" "bench/.venv/bin/python bench/lightning_step.py ${QUICK[*]}"
 if LIGHTNING=$(lightning_python); then

@@ -159,9 +159,8 @@ def main() -> None:
         for index in range(repeats):
             baselines.append(run_baseline(data, baseline_iters))
             genopts.append(run_genopt(data, genopt_steps, Path(scratch) / f"run{index}"))
-            startups.append(
-                time_to_first_step(genopt_overrides(data, genopt_steps), Path(scratch) / f"first{index}")
-            )
+            overrides = genopt_overrides(data, genopt_steps)
+            startups.append(time_to_first_step(overrides, Path(scratch) / f"first{index}"))
     curve = loss_curve(data, genopt_steps, args.eval_every)
 
     baseline_wall = statistics.median(b["wall"] for b in baselines)
@@ -176,7 +175,10 @@ def main() -> None:
     steps_to_target = interpolate_step(curve, args.target)
     genopt_target = None if steps_to_target is None else startup + steps_to_target * step_time
     equal_wall_step = (baseline_wall - startup) / step_time
-    equal_wall_loss = genopt_loss if equal_wall_step >= steps else loss_at_step(curve, equal_wall_step)
+    if equal_wall_step >= steps:
+        equal_wall_loss = genopt_loss
+    else:
+        equal_wall_loss = loss_at_step(curve, equal_wall_step)
 
     print(machine_line())
     print(f"data {args.data}; target validation loss {args.target}; {repeats} repetition(s)")
@@ -200,7 +202,8 @@ def main() -> None:
     ]
     print(markdown_table(header, rows))
     print()
-    print(f"- genopt start-up to its first step: {startup:.1f} s; step time {step_time * 1e3:.1f} ms")
+    print(f"- genopt start-up to its first step: {startup:.1f} s")
+    print(f"- genopt step time: {step_time * 1e3:.1f} ms")
     reached = "not reached" if steps_to_target is None else f"{steps_to_target:.0f}"
     print(f"- genopt steps to {args.target}: {reached} (evaluated every {args.eval_every} steps)")
     print(
@@ -208,9 +211,12 @@ def main() -> None:
         f"{equal_wall_loss:.3f}"
     )
     if genopt_target is not None:
-        print(f"- genopt time to {args.target} / baseline wall time: {genopt_target / baseline_wall:.2f}")
-    in_process = curve[-1][1]
-    print(f"- in-process run's final validation loss {in_process:.3f} (command line: {genopt_loss:.3f})")
+        ratio = genopt_target / baseline_wall
+        print(f"- genopt time to {args.target} / baseline wall time: {ratio:.2f}")
+    print(
+        f"- final validation loss of the evaluated run: {curve[-1][1]:.3f} "
+        f"(command line: {genopt_loss:.3f})"
+    )
 
 
 if __name__ == "__main__":
