@@ -4,9 +4,10 @@ Both loops drive the same module, optimizer and schedule objects on the same bat
 genopt's own run-building functions (genopt_cli.train.run) from `model=FAMILY` with its recipe.
 The genopt side is Trainer.train_step plus Trainer.collect every trainer.log_every steps, as in
 `genopt train` without the progress bar, checkpoints and evaluation. The plain side is the loop
-a person would write: zero the gradients, loss, backward, clip where the recipe clips, step the
-optimizer and schedule, update the EMA where the recipe has one, and read the loss back every
-log_every steps. Both get the task's loss function, so only the harness around it differs.
+a person would write: zero the gradients, loss, backward, and clipping where the recipe clips.
+Then it steps the optimizer and schedule, updates the EMA where the recipe has one, and reads
+the loss back every log_every steps. Both get the task's loss function, so only the harness
+around it differs.
 
     python bench/overhead.py [--quick] [--families vae gan ddpm transformer]
 """
@@ -110,8 +111,8 @@ def measure(family: str, quick: bool, overrides: list[str], clock: str) -> list[
     runs = {"genopt": genopt_run(trainer, log_every), "plain": plain_run(trainer, log_every)}
     for run in runs.values():
         run(10)  # first-call costs (allocations, optimizer state) stay out of the timings
-    steps = calibrate(runs["plain"], 0.3 if quick else 1.0)
-    timings = time_interleaved(runs, steps, 7 if quick else 15, clock)
+    steps = calibrate(runs["plain"], 0.3 if quick else 0.6)
+    timings = time_interleaved(runs, steps, 7 if quick else 25, clock)
     genopt_ms = statistics.median(timings["genopt"]) * 1e3
     plain_ms = statistics.median(timings["plain"]) * 1e3
     ratio = paired_ratio(timings["genopt"], timings["plain"])
