@@ -6,8 +6,8 @@ batch 12, 2000 iterations (lr decay over 2000 too), no dropout, 20 evaluation ba
 config's other values are AdamW at lr 1e-3 with betas (0.9, 0.99) and weight decay 0.1 on every
 tensor of two or more dimensions, and gradient clipping at norm 1.0. The lr warms up linearly
 over 100 iterations, then decays on a cosine to 1e-4. Every 250 iterations the loop estimates
-the train and validation losses. nanoGPT takes torch's fused AdamW on CUDA only, so here, on a CPU, AdamW runs
-torch's default implementation.
+the train and validation losses. nanoGPT takes torch's fused AdamW on CUDA only, so here, on a
+CPU, AdamW runs torch's default implementation.
 
 The model is genopt's GPT at that shape, so the comparison with `genopt train` is between the
 loops and their settings, not between two models. The loop is written for this benchmark.
