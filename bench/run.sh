@@ -47,6 +47,17 @@ lightning_python() {
     echo bench/.venv/bin/python
 }
 
+FAILED=()
+# Run one benchmark; record its name when it fails, so the others still run.
+run_step() {
+    local name="$1"
+    shift
+    if ! "$@"; then
+        echo "failed: $name (its error is on standard error)"
+        FAILED+=("$name")
+    fi
+}
+
 section() {
     echo
     echo "## $1"
@@ -59,31 +70,35 @@ started=$(date +%s)
 echo "# bench/run.sh ${QUICK[*]}: $(date '+%Y-%m-%d %H:%M'), uptime:$(uptime)"
 
 section "Harness overhead" "python bench/overhead.py --clock $CLOCK ${QUICK[*]}"
-"$PYTHON" bench/overhead.py --clock "$CLOCK" "${QUICK[@]}"
+run_step overhead "$PYTHON" bench/overhead.py --clock "$CLOCK" "${QUICK[@]}"
 
 section "Against PyTorch Lightning" "bench/.venv/bin/python bench/lightning_step.py ${QUICK[*]}"
 if LIGHTNING=$(lightning_python); then
-    "$LIGHTNING" bench/lightning_step.py "${QUICK[@]}"
+    run_step lightning "$LIGHTNING" bench/lightning_step.py "${QUICK[@]}"
 else
     echo "skipped: could not install bench/requirements.txt into bench/.venv"
 fi
 
 section "Start-up" "python bench/startup.py ${QUICK[*]}"
-"$PYTHON" bench/startup.py "${QUICK[@]}"
+run_step startup "$PYTHON" bench/startup.py "${QUICK[@]}"
 
 section "Memory" "python bench/memory.py ${QUICK[*]}"
-"$PYTHON" bench/memory.py "${QUICK[@]}"
+run_step memory "$PYTHON" bench/memory.py "${QUICK[@]}"
 
 section "Against nanoGPT's small CPU configuration" \
     "python bench/shakespeare.py --data $DATA ${QUICK[*]}"
 if [[ -f "$DATA" ]]; then
-    "$PYTHON" bench/shakespeare.py --data "$DATA" "${QUICK[@]}"
+    run_step shakespeare "$PYTHON" bench/shakespeare.py --data "$DATA" "${QUICK[@]}"
 else
     echo "skipped: $DATA not found; pass --data FILE"
 fi
 
 section "GPU script, dry run on the CPU" "bench/gpu.sh --dry"
-PYTHON="$PYTHON" bench/gpu.sh --dry
+run_step gpu env PYTHON="$PYTHON" bench/gpu.sh --dry
 
 echo
 echo "done in $(( $(date +%s) - started )) s; uptime:$(uptime)"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    echo "error: these benchmarks failed: ${FAILED[*]}" >&2
+    exit 1
+fi
