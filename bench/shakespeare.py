@@ -144,14 +144,17 @@ def seconds(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="UTF-8 text file, such as tinyshakespeare")
-    parser.add_argument("--quick", action="store_true", help="200 steps each, one repetition")
+    parser.add_argument("--quick", action="store_true", help="120 steps each, one repetition")
     parser.add_argument("--repeats", type=int, default=2, help="repetitions of the timed runs")
-    parser.add_argument("--eval-every", type=int, default=50, help="steps between evaluations")
+    parser.add_argument(
+        "--eval-every", type=int, default=50, help="steps between evaluations (60 with --quick)"
+    )
     parser.add_argument("--target", type=float, default=TARGET, help="validation loss to reach")
     args = parser.parse_args()
     data = str(Path(args.data).resolve())
-    baseline_iters = 200 if args.quick else 2000
-    genopt_steps = 200 if args.quick else None
+    # The recipe warms up over 100 steps, so a quick run must be longer than that.
+    baseline_iters = 120 if args.quick else 2000
+    genopt_steps = 120 if args.quick else None
     repeats = 1 if args.quick else args.repeats
 
     baselines, genopts, startups = [], [], []
@@ -161,7 +164,7 @@ def main() -> None:
             genopts.append(run_genopt(data, genopt_steps, Path(scratch) / f"run{index}"))
             overrides = genopt_overrides(data, genopt_steps)
             startups.append(time_to_first_step(overrides, Path(scratch) / f"first{index}"))
-    curve = loss_curve(data, genopt_steps, args.eval_every)
+    curve = loss_curve(data, genopt_steps, 60 if args.quick else args.eval_every)
 
     baseline_wall = statistics.median(b["wall"] for b in baselines)
     reached_times = [b["time_to_target"] for b in baselines]
