@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [--quick] [--data FILE]
 #
-# --quick   short settings (about 3 to 5 minutes on 2 cores); rough figures, for a check
+# --quick   short settings and rough figures, for a check; meant to take under 5 minutes on an
+#           idle 2-core machine, which is not yet measured (at load average 3.5 it took 12)
 # --clock   wall (default) or cpu: the clock of the overhead benchmark; cpu counts the process's
 #           CPU time, steadier on a busy machine when OMP_NUM_THREADS=1
 # --data    text file for the nanoGPT comparison (default ../shared/data/tinyshakespeare.txt,
