@@ -151,6 +151,8 @@ class Trainer:
 
     def _backward(self, player: Player, micro_batches, step: int, record: bool) -> torch.Tensor:
         """Accumulate the update's gradient; return the update's mean loss, detached."""
+        if len(micro_batches) == 1:
+            return self._backward_whole(player, micro_batches[0], step, record)
         weights = [self.task.loss_weight(micro_batch) for micro_batch in micro_batches]
         total_weight = sum(weights)
         total = torch.zeros((), device=self.device)
@@ -170,6 +172,18 @@ class Trainer:
             means[f"train/loss/{player.name}"] = total
             for tag, value in means.items():
                 self._add(tag, value)
+        return total
+
+    def _backward_whole(self, player: Player, batch, step: int, record: bool) -> torch.Tensor:
+        """The one-micro-batch case of _backward, without weights: the hot path by default."""
+        with autocast(self.precision, self.device):
+            loss, metrics = self.task.loss(player.name, batch, step)
+        (player.scaler.scale(loss) if player.scaler is not None else loss).backward()
+        total = loss.detach().float()
+        if record:
+            self._add(f"train/loss/{player.name}", total)
+            for tag, value in metrics.items():
+                self._add(tag, value.float())
         return total
 
     def _clip(self, player: Player, grad_norm: torch.Tensor) -> None:
