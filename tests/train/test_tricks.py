@@ -286,3 +286,21 @@ def test_adam_step_is_geometric_mean_of_effective_lr():
     optimizer.step()
     assert effective_adam_step(optimizer) == pytest.approx(0.1 / 64**0.25, rel=1e-6)
     assert effective_adam_step(torch.optim.SGD([parameter], lr=0.1)) is None
+
+
+def test_clip_by_value_alone_bounds_each_element():
+    _, trainer = make_trainer(
+        "vae",
+        "optimizer=sgd",
+        "optimizer.lr=1.0",
+        "optimizer.weight_decay=0.0",
+        "schedule.warmup_steps=0",
+        "trainer.clip_grad_value=0.0001",
+    )
+    player = trainer.players[0]
+    before = [p.detach().clone() for p in player.parameters]
+    trainer.train_step(0, log_now=False)
+    moved = torch.cat(
+        [(p - b).abs().flatten() for p, b in zip(player.parameters, before, strict=True)]
+    )
+    assert moved.max().item() == pytest.approx(1e-4, rel=1e-3)
