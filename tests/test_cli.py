@@ -1,7 +1,7 @@
 """Bad names, keys, values and combinations exit with a short message and no run folder.
 
 Each case runs the CLI's entry point in-process, so an uncaught exception would fail the test
-with its traceback; two cases run in a real process to check the exit status and output there.
+with its traceback. Two cases run in a real process to check the exit status and output there.
 """
 
 import pytest

@@ -1,7 +1,7 @@
 """`genopt doctor RUN_DIR`: a diagnosis of a finished or failed run from what it wrote.
 
 The health checks run again over the run's TensorBoard scalars, so a run from before the
-checks existed, or one that was killed, gets them too; warnings saved in health.json are added.
+checks existed, or one that was killed, gets them too. Warnings saved in health.json are added.
 """
 
 import argparse

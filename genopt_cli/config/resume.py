@@ -134,7 +134,7 @@ def resume_arguments(arguments: list[str], launch_dir: Path) -> list[str]:
             )
         if not _has_checkpoint(run_dir):
             raise GenoptError(
-                f"resume={value}: {run_dir} holds no checkpoint (checkpoints/*.pt), so there is "
+                f"resume={value}: no checkpoint found in {run_dir}/checkpoints, so there is "
                 "nothing to resume; start a new run without resume"
             )
     run_dir = Path(os.path.abspath(run_dir))

@@ -9,7 +9,7 @@ class Recomputable(nn.Module):
     """A block that can drop its inner activations and recompute them in the backward pass.
 
     Subclasses define compute() in place of forward(). With `recompute` on and gradients
-    enabled, only the block's inputs are kept; torch.utils.checkpoint runs compute() again in
+    enabled, only the block's inputs are kept. torch.utils.checkpoint runs compute() again in
     backward with the same random state, so the gradients are those of the plain block. The
     flag leaves parameter names alone, so checkpoints load either way.
     """

@@ -141,7 +141,7 @@ class TransformerTask(Task):
         return loss, {}
 
     def loss_weight(self, batch: torch.Tensor) -> torch.Tensor:
-        """The number of target tokens, so that accumulation averages over tokens, not windows."""
+        """Return the number of target tokens, so accumulation averages over tokens, not windows."""
         return (batch[:, 1:] != PAD).sum()
 
     @torch.no_grad()

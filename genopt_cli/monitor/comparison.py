@@ -91,7 +91,11 @@ def comparison_table(records: list[RunRecord], title: str = "runs, best first") 
         ]
         if any(r.error for r in records):
             row.append(_first_line(record.error))
-        style = "red" if record.status == "failed" else ("bold" if rank == 1 else None)
+        style = None
+        if record.status == "failed":
+            style = "red"
+        elif rank == 1:
+            style = "bold"
         table.add_row(*row, style=style)
     return table
 
@@ -124,7 +128,7 @@ def write_csv(records: list[RunRecord], path: Path) -> Path:
 
 
 def _spans_decade(series: list[list[tuple[int, float]]]) -> bool:
-    """Whether every value is positive and the largest is at least 10 times the smallest."""
+    """Return whether every value is positive and the largest is at least 10 times the smallest."""
     values = [value for points in series for _, value in points if math.isfinite(value)]
     return bool(values) and min(values) > 0 and max(values) >= 10 * min(values)
 

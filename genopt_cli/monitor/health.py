@@ -115,11 +115,11 @@ class HealthMonitor:
     # Bookkeeping
 
     def _episode(
-        self, holds: bool, step: int, check: str, message: str, hint: str, player=None
+        self, condition: bool, step: int, check: str, message: str, hint: str, player=None
     ) -> list[HealthWarning]:
-        """Warn when `holds` becomes true for (check, player); re-arm once it is false again."""
+        """Warn when `condition` becomes true for (check, player); re-arm once it is false again."""
         key = (check, player)
-        if not holds:
+        if not condition:
             self._active.discard(key)
             return []
         if key in self._active:
@@ -200,9 +200,9 @@ class HealthMonitor:
             return []
         mean, best = means
         # While the VAE's KL weight still grows, the loss may rise by design.
-        holds = not annealing and mean - best > RISE_FRACTION * abs(best)
+        condition = not annealing and mean - best > RISE_FRACTION * abs(best)
         return self._episode(
-            holds,
+            condition,
             step,
             "loss_rising",
             f"{tag} has risen to {mean:.4g} (mean of the last {LOSS_WINDOW} logs) from a best "
@@ -216,8 +216,8 @@ class HealthMonitor:
         if len(history) != FLAT_OBSERVATIONS:
             return []
         first = history[0]
-        # A growing KL weight adds to the VAE's loss, so a flat loss then says nothing.
-        holds = not annealing and min(history) > first - FLAT_FRACTION * abs(first)
+        # A growing KL weight adds to the VAE's loss, so a flat loss then means nothing.
+        condition = not annealing and min(history) > first - FLAT_FRACTION * abs(first)
         ratio = values.get(f"optim/update_ratio/{player}")
         if ratio is not None and ratio < 1e-5:
             hint = f"Updates are tiny (|update| / |params| = {ratio:.2g}): raise optimizer.lr."
@@ -229,7 +229,7 @@ class HealthMonitor:
                 "run `genopt lr-find` with the same overrides to pick one."
             )
         return self._episode(
-            holds,
+            condition,
             step,
             "loss_flat",
             f"the loss of {player} has not fallen {FLAT_FRACTION:.0%} below its first logged "
@@ -259,9 +259,9 @@ class HealthMonitor:
         if means is None:
             return []
         mean, best = means
-        holds = mean - best > GENERATOR_RISE and mean > 2 * best
+        condition = mean - best > GENERATOR_RISE and mean > 2 * best
         return self._episode(
-            holds,
+            condition,
             step,
             "generator_diverging",
             f"the generator's loss has grown to {mean:.4g} (mean of the last {LOSS_WINDOW} "

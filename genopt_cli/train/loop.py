@@ -124,7 +124,7 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
         self._log_values: dict = {}
-        self._one = torch.ones((), device=device)
+        self._unit_scale = torch.ones((), device=device)
 
     def sampling_modules(self) -> dict[str, nn.Module]:
         """Return each player's module, or its EMA copy where EMA is on."""
@@ -176,7 +176,7 @@ class Trainer:
         return total
 
     def _backward_whole(self, player: Player, batch, step: int, record: bool) -> torch.Tensor:
-        """The one-micro-batch case of _backward, without weights: the hot path by default."""
+        """Run _backward for a single micro-batch, without weights (the default hot path)."""
         with autocast(self.precision, self.device):
             loss, metrics = self.task.loss(player.name, batch, step)
         (player.scaler.scale(loss) if player.scaler is not None else loss).backward()
@@ -213,13 +213,13 @@ class Trainer:
         """Check the loss and every gradient element for NaN and infinity, without a norm.
 
         torch's fused check of the gradient scaler, with a scale of 1, is one pass over the
-        gradients; on a small model it costs about half of a norm. It runs on updates that need
-        no norm: no clipping, no fp16, no logging.
+        gradients. On a small model it costs about half of a norm, so it runs on updates that
+        need no norm: no clipping, no fp16, no logging.
         """
         grads = [p.grad for p in player.parameters if p.grad is not None]
         found = torch.zeros(1, device=self.device)
         if grads:
-            torch._amp_foreach_non_finite_check_and_unscale_(grads, found, self._one)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, found, self._unit_scale)
         return math.isfinite(loss.item()) and not found.item()
 
     def _rng_state(self) -> tuple:

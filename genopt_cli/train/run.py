@@ -176,10 +176,10 @@ def load_resume_state(run_dir: Path) -> dict:
 
 def resume_command(run_dir: Path, launch_dir: Path) -> str:
     try:
-        shown = run_dir.resolve().relative_to(launch_dir.resolve())
+        relative = run_dir.resolve().relative_to(launch_dir.resolve())
     except ValueError:
-        shown = run_dir
-    return f"genopt train resume={shown}"
+        relative = run_dir
+    return f"genopt train resume={relative}"
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:

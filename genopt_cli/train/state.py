@@ -1,11 +1,12 @@
-"""What a checkpoint holds, and how a resumed run gets every part of it back.
+"""The contents of a checkpoint, and how a resumed run gets every part of it back.
 
 A checkpoint is a dict of tensors and plain containers (read with weights_only=True):
 
 - step, the config as a YAML string, and the text vocabulary where there is one;
-- per player: `module`, the weights evaluation uses (a schedule-free optimizer's average, LoRA
-  merged), which `genopt sample` and `init_from` read; `train_module`, the live weights, where
-  they differ from `module`; the optimizer, schedule and gradient-scaler states; skip counters;
+- per player, `module`: the weights evaluation uses (a schedule-free optimizer's average, LoRA
+  merged), which `genopt sample` and `init_from` read;
+- per player, `train_module`: the live weights, only where they differ from `module`;
+- per player: the optimizer, schedule and gradient-scaler states, and the skip counters;
 - per EMA: its module and update count;
 - the random generators: torch's CPU and CUDA generators, numpy's and Python's.
 

@@ -19,7 +19,7 @@ def poison(trainer, parameter_index: int, at_step: int):
     return current
 
 
-def test_nan_stops_at_its_step_naming_player_and_parameter():
+def test_nan_stop_names_step_and_parameter():
     _, trainer = make_trainer("vae")
     current = poison(trainer, 2, at_step=4)
     name = trainer.players[0].parameter_names[2]
@@ -30,7 +30,8 @@ def test_nan_stops_at_its_step_naming_player_and_parameter():
     message = str(raised.value)
     assert "at step 4, player model" in message
     assert f"first parameter with a non-finite gradient: {name}" in message
-    assert "trainer.clip_grad_norm" in message and "bf16" in message
+    assert "trainer.clip_grad_norm" in message
+    assert "bf16" in message
 
 
 def test_skip_leaves_weights_optimizer_schedule_and_ema_untouched():
@@ -59,7 +60,7 @@ def test_skip_leaves_weights_optimizer_schedule_and_ema_untouched():
     assert player.schedule.last_epoch == position[0] + 1
 
 
-def test_too_many_skips_in_a_row_stop_the_run():
+def test_consecutive_skips_stop_run():
     _, trainer = make_trainer("vae", "trainer.on_nonfinite=skip", "trainer.max_skips_in_a_row=3")
     trainer.players[0].parameters[0].register_hook(lambda g: g * math.nan)
     with pytest.raises(NonFiniteLossError, match="3 updates in a row skipped"):

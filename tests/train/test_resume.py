@@ -61,7 +61,8 @@ def resume_matches(tmp_path, model: str, *extra: str, steps: int = 6, stop: int 
     (resumed / "checkpoints").mkdir(parents=True)
     shutil.copy(whole / "checkpoints" / f"step-{stop:07d}.pt", resumed / "checkpoints" / "last.pt")
     summary = run(overrides, resumed, resume=True)
-    assert summary["status"] == "finished" and summary["steps"] == steps
+    assert summary["status"] == "finished"
+    assert summary["steps"] == steps
     assert_same_state(
         load_checkpoint(whole / "checkpoints" / "last.pt"),
         load_checkpoint(resumed / "checkpoints" / "last.pt"),
@@ -114,7 +115,8 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(GenoptError) as raised:
         run([*overrides, "trainer.max_steps=6"], run_dir, resume=True)
     message = raised.value.render()
-    assert "could not write checkpoint" in message and "No space left on device" in message
+    assert "could not write checkpoint" in message
+    assert "No space left on device" in message
     assert "previous checkpoint in that folder is intact" in message
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
         "last.pt",

@@ -34,8 +34,8 @@ def first_step_gradients(model: str, accumulate: int, batch_size: int, *extra: s
 
 
 def test_accumulation_matches_large_batch_vae(monkeypatch):
-    # Four draws of 8 normals are not the first 32 of one draw, so the posterior noise is held
-    # at zero; the comparison is then of the loop's arithmetic alone.
+    # Four draws of 8 normals are not the first 32 of one draw. So the posterior noise is held
+    # at zero, and the comparison tests the loop's arithmetic alone.
     monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
     _, whole = first_step_gradients("vae", 1, 32)
     _, accumulated = first_step_gradients("vae", 4, 8)
@@ -214,7 +214,7 @@ def test_simultaneous_and_alternating_updates_follow_their_definitions():
     lr, x, y = 0.1, 1.0, 2.0
     xa, ya, xs, ys, xn, yn = x, y, x, y, x, y
     for _ in range(3):
-        xa = xa - lr * ya  # alternating: y sees the new x
+        xa = xa - lr * ya  # alternating: y updates against the new x
         ya = ya + lr * xa
         xs, ys = xs - lr * ys, ys + lr * xs  # simultaneous: both at the same point
         for _ in range(2):  # two updates of x per step, then y
