@@ -100,13 +100,29 @@ def _check_resume(cfg) -> list[str]:
 
 def command_train(arguments: list[str]) -> None:
     from genopt_cli.config.resume import resume_arguments
+    from genopt_cli.train import distributed
 
-    arguments = resume_arguments(arguments, Path.cwd())
-    preflight(arguments)
+    try:
+        arguments = resume_arguments(arguments, Path.cwd())
+        preflight(arguments)
+    except GenoptError:
+        # Every process of a torchrun job finds the same problems; rank 0 reports them.
+        if distributed.launched_by_torchrun() and os.environ["RANK"] != "0":
+            sys.exit(2)
+        raise
+    if distributed.launched_by_torchrun():
+        from genopt_cli.train.launch import join_torchrun
+
+        arguments = join_torchrun(arguments)
     from genopt_cli.train.app import train_app
 
     sys.argv = ["genopt train", *arguments]
-    train_app()
+    try:
+        train_app()
+    except BaseException:
+        distributed.leave(wait=False)
+        raise
+    distributed.leave()
 
 
 def command_validate(arguments: list[str]) -> None:

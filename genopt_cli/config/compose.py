@@ -74,6 +74,14 @@ def compose_config(overrides: list[str]) -> DictConfig:
         ) from None
 
 
+def compose_run_dir(overrides: list[str]) -> str:
+    """Return the run folder Hydra would make for `overrides` now (hydra.run.dir resolved)."""
+    schema.register()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+        cfg = compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
+    return str(cfg.hydra.run.dir)
+
+
 def unknown_key_message(key: str, overrides: list[str]) -> str:
     """Name the unknown part of a dotted key, the valid keys at that level and the closest."""
     # Group choices alone decide which keys exist; other values could fail to compose too.

@@ -24,6 +24,8 @@ SAFE_CHANGES = (
     "trainer.eval_every",
     "trainer.num_samples",
     "trainer.device",
+    # Allowed with a warning: the run carries on with another global batch (see the README).
+    "trainer.devices",
     "trainer.on_nonfinite",
     "trainer.max_skips_in_a_row",
     "trainer.compile",

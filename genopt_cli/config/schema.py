@@ -48,6 +48,8 @@ class TrainerConfig:
     eval_every: int | None = MISSING
     num_samples: int = MISSING
     eval_samples: int | None = MISSING
+    devices: int = MISSING
+    sync_batchnorm: bool = MISSING
 
 
 @dataclass

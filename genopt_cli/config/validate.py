@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import importlib.util
 import inspect
+import os
 import re
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
 from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
+from genopt_cli.train.distributed import launched_by_torchrun, local_world_size
 from genopt_cli.train.loop import ON_NONFINITE
 from genopt_cli.train.precision import PRECISIONS
 
@@ -89,7 +91,7 @@ def _check_optimizer_arguments(problems, optimizer: DictConfig, optimizer_class:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
     valid = [name for name in parameters if name not in ("self", "params")]
-    valid += ["decay_exclude", "layer_decay"]
+    valid += ["decay_exclude", "layer_decay", "lr_scaling"]
     for key in optimizer:
         if key not in HARNESS_KEYS and key not in parameters:
             problems.append(
@@ -332,6 +334,56 @@ def _check_robustness(problems, cfg: DictConfig, task) -> None:
         )
 
 
+LR_SCALING_RULES = ("none", "linear", "sqrt")
+
+
+def _check_parallel(problems, cfg: DictConfig) -> None:
+    """Check trainer.devices, trainer.sync_batchnorm and optimizer.lr_scaling."""
+    trainer = cfg.trainer
+    devices = trainer.devices
+    _positive(problems, "trainer.devices", devices, integer=True)
+    _choice(problems, "optimizer.lr_scaling", cfg.optimizer.get("lr_scaling"), LR_SCALING_RULES)
+    if not isinstance(devices, int):
+        return
+    parallel = devices > 1 or (launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1)
+    target = cfg.optimizer.get("_target_", "")
+    if parallel and target and missing_package(target) is None:
+        if issubclass(hydra.utils.get_object(target), CLOSURE_OPTIMIZERS):
+            problems.append(
+                f"optimizer={cfg.optimizer.name} re-evaluates the loss in a line search that "
+                "each process would run on its own data, so it cannot train data-parallel; use "
+                "one process or another optimizer"
+            )
+    on_cuda = trainer.device.startswith("cuda") or (
+        trainer.device == "auto" and torch.cuda.is_available()
+    )
+    if trainer.sync_batchnorm and not on_cuda:
+        problems.append(
+            "trainer.sync_batchnorm=true needs CUDA: torch's SyncBatchNorm runs on GPUs only; "
+            "on the CPU set trainer.sync_batchnorm=false (each process then keeps its own "
+            "batch statistics, and the running averages follow rank 0's)"
+        )
+    if devices == 1:
+        return
+    if launched_by_torchrun() and devices != local_world_size():
+        problems.append(
+            f"trainer.devices={devices} but torchrun started {local_world_size()} processes on "
+            "this node; under torchrun leave trainer.devices at 1 (torchrun's --nproc_per_node "
+            "sets the processes)"
+        )
+    if on_cuda and devices > torch.cuda.device_count():
+        problems.append(
+            f"trainer.devices={devices} but this machine has {torch.cuda.device_count()} CUDA "
+            f"devices; use trainer.devices={torch.cuda.device_count()} or fewer, or "
+            "trainer.device=cpu for processes on the CPU"
+        )
+    if re.fullmatch(r"cuda:\d+", trainer.device):
+        problems.append(
+            f"trainer.device={trainer.device} names one GPU, but trainer.devices={devices} "
+            "uses one per process; use trainer.device=cuda"
+        )
+
+
 def validate(cfg: DictConfig) -> list[str]:
     """Return every problem found in `cfg`, each naming the dotted key, value and what is valid."""
     problems: list[str] = []
@@ -373,6 +425,7 @@ def validate(cfg: DictConfig) -> list[str]:
     _check_batch_fits(problems, cfg)
     _choice(problems, "trainer.precision", trainer.precision, PRECISIONS)
     check_device(problems, trainer.device, trainer.precision)
+    _check_parallel(problems, cfg)
     _check_robustness(problems, cfg, task)
     decay = trainer.ema.decay
     if decay is not None and not 0 < decay < 1:

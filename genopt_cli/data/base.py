@@ -4,6 +4,14 @@ The embedded data sets fit in memory many times over, so batches are drawn by in
 tensor. torch's DataLoader would collate each example separately, which at these sizes costs
 more than the model's step. Every batch is a pure function of (seed, step), so a run resumed at
 step s reads exactly the batches the uninterrupted run would have read.
+
+Under data parallelism a step's batch is the global one, world_size times a process's, and
+`shard(rank, world_size)` makes a stream yield only examples rank, rank + world_size, ... of it.
+So micro-batch k of all ranks together holds the examples of micro-batch k of a one-process run
+with world_size times the batch. torch's DistributedSampler is not used: it pads or drops
+examples at each epoch's end by a count that depends on the world size, so the examples a run
+sees would change with the number of processes, and the step alone would no longer fix the data
+position.
 """
 
 from dataclasses import dataclass, field
@@ -78,7 +86,20 @@ class PointDataset:
 Dataset = ImageDataset | TextDataset | PointDataset
 
 
-class ImageBatches:
+class ShardedStream:
+    """A batch stream that can serve one rank's shard of every step (see the module's notes)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    def shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+
+    def _mine(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows if self.world_size == 1 else rows[self.rank :: self.world_size]
+
+
+class ImageBatches(ShardedStream):
     """Yields the examples of step `step` from an endless sequence of shuffled epochs.
 
     It indexes the first axis only, so it serves points (N, 2) as well as images.
@@ -117,10 +138,10 @@ class ImageBatches:
         return torch.cat(parts)
 
     def batch(self, step: int) -> torch.Tensor:
-        return self.images[self.indices(step)]
+        return self.images[self._mine(self.indices(step))]
 
 
-class TokenWindows:
+class TokenWindows(ShardedStream):
     """Yields `step_size` random windows of `length` tokens for step `step`.
 
     The window starts come from a generator seeded with (seed, step).
@@ -137,4 +158,5 @@ class TokenWindows:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         high = len(self.tokens) - self.length
         starts = torch.randint(0, high + 1, (self.step_size,), generator=generator)
+        starts = self._mine(starts)
         return self.tokens[starts[:, None] + self._offsets]

@@ -46,6 +46,15 @@ class Task(ABC):
         # Gradient scalers of the players that have one (fp16), set by the run. A loss that
         # differentiates through its inputs, such as a gradient penalty, scales by them.
         self.scalers: dict[str, torch.amp.GradScaler] = {}
+        # The modules a training loss calls, by player, where they are not the players
+        # themselves: their DistributedDataParallel wrappers under data parallelism.
+        self.train_modules: dict[str, nn.Module] = {}
+
+    def trained(self, player: str) -> nn.Module:
+        """Return the module that `loss` calls for `player` (sampling and evaluation call the
+        players themselves)."""
+        module = self.train_modules.get(player)
+        return self.players[player] if module is None else module
 
     @classmethod
     def build(cls, cfg: DictConfig, dataset: Dataset) -> "Task":

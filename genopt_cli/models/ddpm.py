@@ -64,7 +64,7 @@ class DDPMTask(ImageTask):
     def loss(self, player, batch, step):
         x0 = batch * 2.0 - 1.0
         t = torch.randint(0, self.cfg.timesteps, (len(x0),), device=x0.device)
-        return self._noise_loss(self.players["model"], x0, t, torch.randn_like(x0)), {}
+        return self._noise_loss(self.trained("model"), x0, t, torch.randn_like(x0)), {}
 
     @torch.no_grad()
     def sample(self, modules: Mapping[str, nn.Module], n: int) -> torch.Tensor:

@@ -62,12 +62,12 @@ class GANGame(Task):
 
     def _fake(self, n: int, generator: nn.Module | None = None) -> torch.Tensor:
         if generator is None:
-            generator = self.players["generator"]
+            generator = self.trained("generator")
         z = torch.randn(n, self.cfg.latent_dim, device=self.device)
         return generator(z)
 
     def loss(self, player, batch, step):
-        discriminator = self.players["discriminator"]
+        discriminator = self.trained("discriminator")
         real = self.to_network(batch)
         if player == "generator":
             fake_scores = discriminator(self._fake(len(real)))

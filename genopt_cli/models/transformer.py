@@ -135,7 +135,7 @@ class TransformerTask(Task):
 
     def loss(self, player, batch, step):
         """Mean cross-entropy over the target tokens; a token id of PAD (-1) is not a target."""
-        logits = self.players["model"](batch[:, :-1].clamp_min(0))
+        logits = self.trained("model")(batch[:, :-1].clamp_min(0))
         targets = batch[:, 1:].flatten()
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets, ignore_index=PAD)
         return loss, {}

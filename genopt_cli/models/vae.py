@@ -97,7 +97,7 @@ class VAETask(ImageTask):
         return reconstruction, kl_per_dim(mean, logvar)
 
     def loss(self, player, batch, step):
-        reconstruction, kl = self._terms(self.players["model"], batch)
+        reconstruction, kl = self._terms(self.trained("model"), batch)
         kl_total = kl.sum(1)
         weight = self.kl_weight(step)
         loss = reconstruction.mean() + weight * self.kl_penalty(kl)

@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 class TrainingProgress:
     """Shows steps, rate, ETA, loss and lr. update() is cheap enough to call every step."""
 
-    def __init__(self, console: Console, total: int, start: int = 0):
+    def __init__(self, console: Console, total: int, start: int = 0, bar: bool = True):
+        """`bar=False` (the processes other than rank 0 of a data-parallel run) shows no bar."""
         self.total = total
         self.start = start
-        self.interactive = console.is_terminal
+        self.interactive = console.is_terminal and bar
         self._started = time.perf_counter()
         self._progress = None
         if self.interactive:

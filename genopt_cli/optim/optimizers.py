@@ -19,7 +19,7 @@ from genopt_cli.optim.param_groups import build_param_groups
 log = logging.getLogger(__name__)
 
 # Keys of an optimizer config that the harness reads; they are not passed to the class.
-HARNESS_KEYS = ("name", "_target_", "_partial_", "decay_exclude", "layer_decay")
+HARNESS_KEYS = ("name", "_target_", "_partial_", "decay_exclude", "layer_decay", "lr_scaling")
 # Keys of players.NAME that override the optimizer's own arguments.
 PLAYER_OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 # Top-level module of an optional optimizer package -> (PyPI name, genopt extra installing it).

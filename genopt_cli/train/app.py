@@ -26,15 +26,21 @@ schema.register()
 @hydra.main(config_path="pkg://genopt_cli.configs", config_name="train", version_base=None)
 def train_app(cfg: DictConfig) -> float | None:
     """Train one run; return its target metric, which Hydra sweepers minimise."""
+    from genopt_cli.train import distributed
     from genopt_cli.train.run import train
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     launch_dir = Path(hydra_cfg.runtime.cwd)
+    replicas = distributed.current()
+    main = replicas is None or replicas.is_main
     # Without a terminal rich would wrap log lines at 80 columns, splitting paths and values.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-    setup_logging(console, run_dir / "train.log")
-    console.print(Syntax(OmegaConf.to_yaml(cfg, resolve=True), "yaml", theme="ansi_dark"))
+    setup_logging(console, run_dir / "train.log", None if replicas is None else replicas.rank)
+    if replicas is None and cfg.trainer.devices > 1:
+        return run_on_devices(cfg, hydra_cfg, run_dir)
+    if main:
+        console.print(Syntax(OmegaConf.to_yaml(cfg, resolve=True), "yaml", theme="ansi_dark"))
     try:
         problems = validate(cfg)
         if problems:
@@ -42,7 +48,18 @@ def train_app(cfg: DictConfig) -> float | None:
         summary = train(cfg, run_dir, launch_dir, console)
     except (GenoptError, NonFiniteLossError) as error:
         message = error.render() if isinstance(error, GenoptError) else f"error: {error}"
+        if not main:
+            # The processes agree on non-finite values, so rank 0 reports for all of them.
+            if isinstance(error, GenoptError):
+                log.error("%s", message.removeprefix("error: "))
+            else:
+                # Rank 0 writes the summary before any process exits and torchrun stops it.
+                distributed.leave()
+            sys.exit(2)
         log.error("%s", message.removeprefix("error: "))
+        if replicas is not None and isinstance(error, NonFiniteLossError):
+            write_failure(run_dir, message)
+            distributed.leave()
         return record_failure(run_dir, message, hydra_cfg.mode)
     except Exception as error:
         # In a sweep one broken run must not stop the others: it is logged with its traceback
@@ -51,7 +68,32 @@ def train_app(cfg: DictConfig) -> float | None:
             raise
         log.exception("run failed")
         return record_failure(run_dir, f"error: {type(error).__name__}: {error}", hydra_cfg.mode)
+    if summary is None:
+        return None
     return summary["metrics"].get(summary["target_metric"])
+
+
+def run_on_devices(cfg: DictConfig, hydra_cfg, run_dir: Path) -> float | None:
+    """Train this job in trainer.devices processes; return the target metric rank 0 wrote."""
+    from genopt_cli.train.launch import launch_devices
+
+    code = launch_devices(cfg.trainer.devices, list(hydra_cfg.overrides.task), run_dir)
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if code != 0 and summary.get("status") != "failed":
+        message = f"error: a training process exited with code {code}; see its messages above"
+        log.error("%s", message.removeprefix("error: "))
+        return record_failure(run_dir, message, hydra_cfg.mode)
+    if code != 0:
+        if hydra_cfg.mode == RunMode.RUN:
+            sys.exit(code)
+        return math.inf
+    return summary.get("metrics", {}).get(summary.get("target_metric"))
+
+
+def write_failure(run_dir: Path, message: str) -> None:
+    failed = {"status": "failed", "error": message}
+    (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
 
 
 def record_failure(run_dir: Path, message: str, mode: RunMode) -> float:
@@ -60,8 +102,7 @@ def record_failure(run_dir: Path, message: str, mode: RunMode) -> float:
     In a sweep the run's result is +inf, the worst value for the minimising sweepers, because
     the Optuna sweeper stops the whole study on a result that is None or NaN.
     """
-    failed = {"status": "failed", "error": message}
-    (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
+    write_failure(run_dir, message)
     if mode == RunMode.RUN:
         sys.exit(2)
     return math.inf

@@ -16,6 +16,14 @@ default; update k reads slice k of the step's batch). One update of a player:
 With `task.simultaneous` every player's gradient is computed before any player steps, so all
 gradients are taken at the same point. An optimizer that needs a closure (L-BFGS) gets one that
 re-evaluates the same micro-batches.
+
+Under data parallelism (`replicas`, with the players' DistributedDataParallel wrappers in
+`task.train_modules`) each process runs the same updates on its shard. The gradient all-reduce
+runs on the last micro-batch of a player's update only; the other micro-batches, and the
+forward passes through the other players' networks (a GAN's generator in the discriminator's
+update), run under no_sync. Micro-batch weights that can differ between processes (token
+counts) are shared over them, so the averaged gradient is the mean over all items. The processes
+then agree on each update's finiteness, so all of them skip or stop together.
 """
 
 import contextlib
@@ -27,6 +35,7 @@ from torch import nn
 
 from genopt_cli.models.base import Task
 from genopt_cli.optim import requires_closure, set_optimizer_mode
+from genopt_cli.train.distributed import Replicas
 from genopt_cli.train.ema import EMA
 from genopt_cli.train.precision import autocast
 
@@ -110,6 +119,7 @@ class Trainer:
         device: torch.device,
         on_nonfinite: str = "stop",
         max_skips_in_a_row: int = 10,
+        replicas: Replicas | None = None,
     ):
         self.task = task
         self.players = players
@@ -125,6 +135,9 @@ class Trainer:
         self._counts: dict[str, int] = {}
         self._log_values: dict = {}
         self._unit_scale = torch.ones((), device=device)
+        self.replicas = replicas
+        # Ranks whose own loss was non-finite at the last update with a non-finite value.
+        self._nonfinite_ranks: list[int] = []
 
     def sampling_modules(self) -> dict[str, nn.Module]:
         """Return each player's module, or its EMA copy where EMA is on."""
@@ -150,22 +163,38 @@ class Trainer:
             for player in self.players:
                 player.module.requires_grad_(player is current)
 
+    def _sync_context(self, player: Player, last: bool) -> contextlib.ExitStack:
+        """Under data parallelism, enter no_sync for the other players' wrappers, and for the
+        player's own unless this is the update's last micro-batch."""
+        stack = contextlib.ExitStack()
+        for name, wrapper in self.task.train_modules.items():
+            if name != player.name or not last:
+                stack.enter_context(wrapper.no_sync())
+        return stack
+
     def _backward(self, player: Player, micro_batches, step: int, record: bool) -> torch.Tensor:
         """Accumulate the update's gradient; return the update's mean loss, detached."""
-        if len(micro_batches) == 1:
-            return self._backward_whole(player, micro_batches[0], step, record)
         weights = [self.task.loss_weight(micro_batch) for micro_batch in micro_batches]
+        shared = self.replicas is not None and isinstance(weights[0], torch.Tensor)
+        if len(micro_batches) == 1 and not shared:
+            return self._backward_whole(player, micro_batches[0], step, record)
         total_weight = sum(weights)
+        if shared:
+            # DDP averages the processes' gradients, so each process divides by the mean of
+            # their item counts: the average is then the gradient of the mean over all items.
+            total_weight = self.replicas.mean(total_weight)
         total = torch.zeros((), device=self.device)
         means: dict[str, torch.Tensor] = {}
-        for micro_batch, weight in zip(micro_batches, weights, strict=True):
+        last = len(micro_batches) - 1
+        for index, (micro_batch, weight) in enumerate(zip(micro_batches, weights, strict=True)):
             share = weight / total_weight
-            with autocast(self.precision, self.device):
-                loss, metrics = self.task.loss(player.name, micro_batch, step)
-            scaled = loss * share
-            if player.scaler is not None:
-                scaled = player.scaler.scale(scaled)
-            scaled.backward()
+            with self._sync_context(player, index == last):
+                with autocast(self.precision, self.device):
+                    loss, metrics = self.task.loss(player.name, micro_batch, step)
+                scaled = loss * share
+                if player.scaler is not None:
+                    scaled = player.scaler.scale(scaled)
+                scaled.backward()
             total += loss.detach().float() * share
             for tag, value in metrics.items():
                 means[tag] = means.get(tag, 0.0) + value.float() * share
@@ -177,9 +206,10 @@ class Trainer:
 
     def _backward_whole(self, player: Player, batch, step: int, record: bool) -> torch.Tensor:
         """Run _backward for a single micro-batch, without weights (the default hot path)."""
-        with autocast(self.precision, self.device):
-            loss, metrics = self.task.loss(player.name, batch, step)
-        (player.scaler.scale(loss) if player.scaler is not None else loss).backward()
+        with self._sync_context(player, last=True):
+            with autocast(self.precision, self.device):
+                loss, metrics = self.task.loss(player.name, batch, step)
+            (player.scaler.scale(loss) if player.scaler is not None else loss).backward()
         total = loss.detach().float()
         if record:
             self._add(f"train/loss/{player.name}", total)
@@ -267,6 +297,9 @@ class Trainer:
             f"at step {step}, player {player.name}: loss {loss.item()}, first parameter with a "
             f"non-finite gradient: {self._first_nonfinite(player)}"
         )
+        if self._nonfinite_ranks:
+            ranks = ", ".join(map(str, self._nonfinite_ranks))
+            where += f"; the loss was non-finite on rank {ranks}"
         fixes = (
             "Lower optimizer.lr, turn on clipping (trainer.clip_grad_norm=1.0), or use "
             "trainer.precision=bf16 instead of fp16"
@@ -297,6 +330,8 @@ class Trainer:
         else:
             grad_norm = None
             finite = self._all_finite(player, loss)
+        if self.replicas is not None:
+            finite = self._agree(finite, loss)
         if log_now:
             self._log_values[f"optim/grad_norm/{player.name}"] = grad_norm
             for index, group in enumerate(player.optimizer.param_groups):
@@ -304,10 +339,22 @@ class Trainer:
                 self._log_values[f"optim/lr/{player.name}{suffix}"] = group["lr"]
         return loss, grad_norm, finite, rng_state
 
+    def _agree(self, finite: bool, loss: torch.Tensor) -> bool:
+        """Share each process's verdict on the update; return whether every process found it
+        finite. Remember the ranks whose own loss was not, for the message and for the fp16
+        overflow test (an overflow has finite losses everywhere)."""
+        code = 0 if finite else 1 if bool(torch.isfinite(loss)) else 2
+        codes = self.replicas.gather_codes(code)
+        self._nonfinite_ranks = [rank for rank, value in enumerate(codes) if value == 2]
+        return not any(codes)
+
     def _apply(self, player: Player, micro_batches, step: int, log_now: bool, gradients) -> None:
         """Clip, step, then advance the schedule and EMA, unless the update is skipped."""
         loss, grad_norm, finite, rng_state = gradients
-        overflow = not finite and player.scaler is not None and bool(torch.isfinite(loss))
+        loss_finite = (
+            bool(torch.isfinite(loss)) if self.replicas is None else not self._nonfinite_ranks
+        )
+        overflow = not finite and player.scaler is not None and loss_finite
         if not finite and not overflow:
             self._nonfinite(player, step, loss)
             player.optimizer.zero_grad(set_to_none=True)
@@ -389,8 +436,13 @@ class Trainer:
         return "" if len(self.players) == 1 else f"/{player.name}"
 
     def collect(self, step: int) -> dict[str, float]:
-        """Read the metrics since the last call back from the device: means over the updates."""
-        values = {tag: (total / self._counts[tag]).item() for tag, total in self._sums.items()}
+        """Read the metrics since the last call back from the device: means over the updates
+        (and over the processes, under data parallelism)."""
+        tags = list(self._sums)
+        means = [(self._sums[tag] / self._counts[tag]).float() for tag in tags]
+        if self.replicas is not None and means:
+            means = list(self.replicas.mean(torch.stack([m.to(self.device) for m in means])))
+        values = {tag: mean.item() for tag, mean in zip(tags, means, strict=True)}
         for tag, value in self._log_values.items():
             values[tag] = float(value)
         if len(self.players) == 1:

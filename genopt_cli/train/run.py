@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from rich.console import Console
+from torch import nn
 
 from genopt_cli.config.errors import GenoptError
 from genopt_cli.data import build_dataset, check_dataset_size
@@ -19,7 +21,9 @@ from genopt_cli.monitor.progress import TrainingProgress
 from genopt_cli.monitor.summary import print_summary
 from genopt_cli.monitor.tensorboard import TensorBoardSink, run_hparams
 from genopt_cli.optim import build_optimizer, build_schedule, player_optimizer_config
+from genopt_cli.train import distributed
 from genopt_cli.train.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
+from genopt_cli.train.distributed import Replicas
 from genopt_cli.train.ema import EMA
 from genopt_cli.train.finetune import (
     add_lora,
@@ -27,10 +31,11 @@ from genopt_cli.train.finetune import (
     load_initial_state,
     load_initial_weights,
 )
+from genopt_cli.train.launch import resume_hint
 from genopt_cli.train.loop import Player, Trainer
 from genopt_cli.train.precision import make_scaler
 from genopt_cli.train.signals import StopSignals
-from genopt_cli.train.state import checkpoint_state, restore_training_state
+from genopt_cli.train.state import checkpoint_state, gather_rng, restore_training_state
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,24 @@ def player_setting(cfg: DictConfig, player: str, key: str):
     return cfg.trainer[key]
 
 
-def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
+# optimizer.lr_scaling: the factor of every lr for a run on N processes. The recipes' lrs are
+# tuned for one process; the global batch is N times larger. Linear: Goyal et al., 2017,
+# "Accurate, Large Minibatch SGD"; square root: Krizhevsky, 2014, "One weird trick for
+# parallelizing convolutional neural networks", often used with Adam.
+LR_SCALING = {"none": lambda n: 1.0, "linear": float, "sqrt": math.sqrt}
+
+
+def lr_factor(cfg: DictConfig, world_size: int) -> float:
+    return LR_SCALING[cfg.optimizer.get("lr_scaling", "none")](world_size)
+
+
+def build_players(
+    cfg: DictConfig, task, device: torch.device, lr_scale: float = 1.0
+) -> list[Player]:
     players = []
     for name, module in task.players.items():
         optimizer_cfg = player_optimizer_config(cfg, name)
+        optimizer_cfg.lr = optimizer_cfg.lr * lr_scale
         optimizer = build_optimizer(optimizer_cfg, module, name)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.trainer.max_steps, optimizer_cfg.lr)
         ema = None
@@ -84,14 +103,30 @@ def build_players(cfg: DictConfig, task, device: torch.device) -> list[Player]:
     return players
 
 
-def build_trainer(cfg: DictConfig, task, dataset, device: torch.device) -> Trainer:
-    """Build the players and the batch stream of a task already on `device`."""
-    players = build_players(cfg, task, device)
+def build_trainer(
+    cfg: DictConfig, task, dataset, device: torch.device, replicas: Replicas | None = None
+) -> Trainer:
+    """Build the players and the batch stream of a task already on `device`.
+
+    Under data parallelism (`replicas`) each player's module is wrapped in
+    DistributedDataParallel for the loss (task.train_modules), and the batch stream serves this
+    rank's shard of each step's global batch.
+    """
+    world_size = 1 if replicas is None else replicas.world_size
+    if replicas is not None and cfg.trainer.sync_batchnorm:
+        # The converted modules keep the same parameter objects and state-dict keys.
+        for name, module in task.players.items():
+            task.players[name] = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    players = build_players(cfg, task, device, lr_factor(cfg, world_size))
+    if replicas is not None:
+        task.train_modules = {p.name: replicas.wrap(p.module, device) for p in players}
     task.scalers = {p.name: p.scaler for p in players if p.scaler is not None}
     # Update k of a player with several updates per step reads slice k of the step's batch.
     slices = max(task.updates_per_step.values(), default=1)
     step_size = cfg.data.batch_size * cfg.trainer.accumulate * slices
-    batches = task.make_batches(dataset, step_size, cfg.trainer.seed)
+    batches = task.make_batches(dataset, step_size * world_size, cfg.trainer.seed)
+    if replicas is not None:
+        batches.shard(replicas.rank, world_size)
     return Trainer(
         task,
         players,
@@ -101,6 +136,27 @@ def build_trainer(cfg: DictConfig, task, dataset, device: torch.device) -> Train
         device,
         on_nonfinite=cfg.trainer.on_nonfinite,
         max_skips_in_a_row=cfg.trainer.max_skips_in_a_row,
+        replicas=replicas,
+    )
+
+
+def log_global_batch(cfg: DictConfig, world_size: int) -> None:
+    batch, accumulate = cfg.data.batch_size, cfg.trainer.accumulate
+    rule = cfg.optimizer.get("lr_scaling", "none")
+    if rule == "none":
+        lr_note = (
+            f"lr as configured (optimizer.lr_scaling=none; the linear rule would multiply it "
+            f"by {world_size}, the square-root rule by {math.sqrt(world_size):.3g})"
+        )
+    else:
+        lr_note = f"lr multiplied by {lr_factor(cfg, world_size):.3g} (optimizer.lr_scaling={rule})"
+    log.info(
+        "global batch %d = %d processes x data.batch_size %d x trainer.accumulate %d; %s",
+        world_size * batch * accumulate,
+        world_size,
+        batch,
+        accumulate,
+        lr_note,
     )
 
 
@@ -179,7 +235,14 @@ def resume_command(run_dir: Path, launch_dir: Path) -> str:
         relative = run_dir.resolve().relative_to(launch_dir.resolve())
     except ValueError:
         relative = run_dir
-    return f"genopt train resume={relative}"
+    return resume_hint(str(relative))
+
+
+def stop_agreed(stop: StopSignals, replicas: Replicas | None) -> bool:
+    """Return whether to stop after this step: on a signal to any process, all stop at once."""
+    if replicas is None:
+        return stop.requested is not None
+    return replicas.any(stop.requested is not None)
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
@@ -191,11 +254,20 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
 
     With `resume` set, `run_dir` is the resumed run's folder and training continues from its
     last checkpoint. SIGINT or SIGTERM stops after the current step and saves.
+
+    In a data-parallel run every process calls this; rank 0 alone writes TensorBoard,
+    checkpoints, samples and the summary, and the others return None.
     """
     started = time.perf_counter()
+    replicas = distributed.current()
+    main = replicas is None or replicas.is_main
     device = resolve_device(cfg.trainer.device)
+    if replicas is not None:
+        device = replicas.device(device)
     seed_everything(cfg.trainer.seed)
     log.info("run folder %s, device %s", run_dir, device)
+    if replicas is not None:
+        log_global_batch(cfg, replicas.world_size)
     if device.type == "cpu" and cfg.trainer.precision == "fp16":
         log.warning(
             "trainer.precision=fp16 on a CPU: autocast to float16 runs far slower than fp32 "
@@ -217,39 +289,52 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     if cfg.trainer.activation_checkpointing:
         task.enable_activation_checkpointing()
     task.to(device)
-    trainer = build_trainer(cfg, task, dataset, device)
+    trainer = build_trainer(cfg, task, dataset, device, replicas)
+    distributed.seed_replica(cfg.trainer.seed, replicas)
     players = trainer.players
-    start = restore_training_state(resumed, trainer) if resumed is not None else 0
-    # On resume, TensorBoard drops what the stopped run logged after its checkpoint.
-    sink = TensorBoardSink(run_dir / "tb", purge_step=start if resumed is not None else None)
+    start = restore_training_state(resumed, trainer, replicas) if resumed is not None else 0
     max_steps, log_every = cfg.trainer.max_steps, cfg.trainer.log_every
     checkpoint_every, eval_every = cfg.trainer.checkpoint_every, cfg.trainer.eval_every
     checkpoints, keep = run_dir / "checkpoints", cfg.trainer.keep_checkpoints
-    health = HealthMonitor.from_config(cfg, [p.name for p in players], run_dir / "health.json")
-    health.check_config(cfg)
+
+    def save(step: int) -> None:
+        # Every process hands in its random state; rank 0 writes.
+        rng = gather_rng(device, replicas)
+        if main:
+            save_checkpoint(checkpoint_state(cfg, trainer, step, dataset, rng), checkpoints, keep)
+
+    if main:
+        # On resume, TensorBoard drops what the stopped run logged after its checkpoint.
+        sink = TensorBoardSink(run_dir / "tb", purge_step=start if resumed is not None else None)
+        health = HealthMonitor.from_config(cfg, [p.name for p in players], run_dir / "health.json")
+        health.check_config(cfg)
 
     train_started = time.perf_counter()
     done = start
-    with StopSignals() as stop, TrainingProgress(console, max_steps, start) as progress:
+    with StopSignals() as stop, TrainingProgress(console, max_steps, start, bar=main) as progress:
         for step in range(start, max_steps):
             done = step + 1
             log_now = done % log_every == 0 or done == max_steps
             trainer.train_step(step, log_now)
             progress.update(done)
             if log_now:
+                # A collective under data parallelism: the means over all processes.
                 values = trainer.collect(step)
-                sink.scalars(values, step)
-                health.observe(step, values)
-                progress.report(done, progress_status(values, players))
-            if stop.requested is not None:
+                if main:
+                    sink.scalars(values, step)
+                    health.observe(step, values)
+                    progress.report(done, progress_status(values, players))
+            if stop_agreed(stop, replicas):
                 break
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
-                save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
-            if eval_every is not None and done % eval_every == 0 and done < max_steps:
+                save(done)
+            if main and eval_every is not None and done % eval_every == 0 and done < max_steps:
                 metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
                 health.observe_eval(step, metrics)
     train_seconds = time.perf_counter() - train_started
-    save_checkpoint(checkpoint_state(cfg, trainer, done, dataset), checkpoints, keep)
+    save(done)
+    if not main:
+        return None
 
     summary = {
         "status": "finished",
@@ -264,7 +349,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
         command = resume_command(run_dir, launch_dir)
         summary.update(status="interrupted", metrics=dict(sink.last), resume=command)
         write_summary(run_dir, summary)
-        log.warning("stopped at step %d of %d by %s; resume with:", done, max_steps, stop.requested)
+        by = stop.requested or "a signal to another process"
+        log.warning("stopped at step %d of %d by %s; resume with:", done, max_steps, by)
         console.print(command, markup=False, highlight=False, soft_wrap=True)
         return summary
 

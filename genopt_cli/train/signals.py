@@ -12,8 +12,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopSignals:
     """While active, the first SIGINT or SIGTERM sets `requested` to the signal's name.
 
-    A second SIGINT raises KeyboardInterrupt at once, for a user who does not want to wait for
-    the step and the save. Outside the main thread, where Python cannot install handlers, the
+    A second SIGINT after a first raises KeyboardInterrupt at once, for a user who does not
+    want to wait for the step and the save. Outside the main thread, where Python cannot install handlers, the
     signals keep their usual effect.
     """
 
@@ -22,8 +22,12 @@ class StopSignals:
         self._previous: dict = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.requested is not None and signum == signal.SIGINT:
+        if self.requested == "SIGINT" and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if self.requested is not None:
+            # Under torchrun a Ctrl-C reaches each process and torchrun then sends SIGTERM:
+            # one stop.
+            return
         self.requested = signal.Signals(signum).name
         log.warning(
             "%s received: stopping after this step and saving a checkpoint "

@@ -8,11 +8,14 @@ A checkpoint is a dict of tensors and plain containers (read with weights_only=T
 - per player, `train_module`: the live weights, only where they differ from `module`;
 - per player: the optimizer, schedule and gradient-scaler states, and the skip counters;
 - per EMA: its module and update count;
-- the random generators: torch's CPU and CUDA generators, numpy's and Python's.
+- the random generators: torch's CPU and CUDA generators, numpy's and Python's; for a
+  data-parallel run, those of every process (`rng_ranks`) and the number of processes
+  (`world_size`).
 
 Batches are a pure function of (seed, step), so the step alone restores the data position.
 """
 
+import logging
 import random
 
 import numpy as np
@@ -20,8 +23,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from genopt_cli.optim import set_optimizer_mode
+from genopt_cli.train.distributed import Replicas
 from genopt_cli.train.finetune import merged_state_dict
 from genopt_cli.train.loop import Trainer
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2
 
@@ -62,6 +68,12 @@ def restore_rng(state: dict, device: torch.device) -> None:
     random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
 
 
+def gather_rng(device: torch.device, replicas: Replicas | None) -> list[dict]:
+    """Return every process's random state by rank (a collective under data parallelism)."""
+    own = capture_rng(device)
+    return [own] if replicas is None else replicas.gather(own)
+
+
 def _has_eval_mode(optimizer: torch.optim.Optimizer) -> bool:
     return callable(getattr(optimizer, "eval", None))
 
@@ -74,19 +86,24 @@ def _clone(state: dict) -> dict:
     return {key: value.detach().clone() for key, value in state.items()}
 
 
-def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None) -> dict:
+def checkpoint_state(
+    cfg: DictConfig, trainer: Trainer, step: int, dataset=None, rng: list[dict] | None = None
+) -> dict:
     """Return the run's whole state after `step` optimizer steps.
 
     The tensors are the live ones, not copies (torch.save writes them at once), except the
     weights taken in a schedule-free optimizer's eval mode, which switching back would change.
+    `rng` holds every process's random state, by rank (gather_rng); None takes this process's.
     """
+    rng = rng or [capture_rng(trainer.device)]
     state = {
         "format": FORMAT,
         "step": step,
         "config": OmegaConf.to_yaml(cfg, resolve=True),
         "players": {},
         "ema": {},
-        "rng": capture_rng(trainer.device),
+        "rng": rng[0],
+        "world_size": len(rng),
         "data": {"vocab": list(dataset.vocab)} if hasattr(dataset, "vocab") else {},
     }
     for player in trainer.players:
@@ -107,6 +124,8 @@ def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None)
         else:
             entry["module"] = merged_state_dict(player.module)
         state["players"][player.name] = entry
+    if len(rng) > 1:
+        state["rng_ranks"] = rng
         if player.ema is not None:
             ema = {"updates": player.ema.updates, "module": merged_state_dict(player.ema.module)}
             if _has_adapters(player.ema.module):
@@ -115,10 +134,12 @@ def checkpoint_state(cfg: DictConfig, trainer: Trainer, step: int, dataset=None)
     return state
 
 
-def restore_training_state(state: dict, trainer: Trainer) -> int:
+def restore_training_state(state: dict, trainer: Trainer, replicas: Replicas | None = None) -> int:
     """Load every part of `state` into the trainer's players; return the step to resume at.
 
     The random generators are restored last, after everything that draws from them was built.
+    With another number of processes than the checkpoint's, rank 0 takes the saved rank 0's
+    random state and the others keep their fresh streams.
     """
     for player in trainer.players:
         entry = state["players"][player.name]
@@ -133,5 +154,25 @@ def restore_training_state(state: dict, trainer: Trainer) -> int:
             module = ema.get("train_module", ema["module"])
             player.ema.load_state_dict({"module": module, "updates": ema["updates"]})
         set_optimizer_mode(player.optimizer, training=True)
-    restore_rng(state["rng"], trainer.device)
+    world_size = 1 if replicas is None else replicas.world_size
+    rank = 0 if replicas is None else replicas.rank
+    saved_world_size = state.get("world_size", 1)
+    if saved_world_size == world_size:
+        restore_rng(state["rng_ranks"][rank] if world_size > 1 else state["rng"], trainer.device)
+        return state["step"]
+    if rank == 0:
+        restore_rng(state["rng"], trainer.device)
+        log.warning(
+            "the checkpoint was written by %d processes and this run has %d: weights, optimizer, "
+            "schedule, scaler and EMA carry on from step %d, but the global batch is now %d "
+            "instead of %d times data.batch_size x trainer.accumulate, the lr stays the "
+            "checkpoint's, and the examples and noise from here on differ from an uninterrupted "
+            "run's; resume with %d processes to continue it exactly",
+            saved_world_size,
+            world_size,
+            state["step"],
+            world_size,
+            saved_world_size,
+            saved_world_size,
+        )
     return state["step"]

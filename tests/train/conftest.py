@@ -11,8 +11,9 @@ from tests.helpers import TINY
 CPU = torch.device("cpu")
 
 
-def make_trainer(model: str, *overrides: str, tiny: bool = True, seed: int = 0):
-    """Return (cfg, trainer) for `model` with TINY sizes and the overrides, on the CPU."""
+def make_trainer(model: str, *overrides: str, tiny: bool = True, seed: int = 0, replicas=None):
+    """Return (cfg, trainer) for `model` with TINY sizes and the overrides, on the CPU; with
+    `replicas`, this process's part of a data-parallel run."""
     cfg = compose_config([f"model={model}", *(TINY[model] if tiny else []), *overrides])
     torch.manual_seed(seed)
     dataset = build_dataset(cfg.data, None)
@@ -20,4 +21,4 @@ def make_trainer(model: str, *overrides: str, tiny: bool = True, seed: int = 0):
     if cfg.trainer.activation_checkpointing:
         task.enable_activation_checkpointing()
     task.to(CPU)
-    return cfg, build_trainer(cfg, task, dataset, CPU)
+    return cfg, build_trainer(cfg, task, dataset, CPU, replicas)

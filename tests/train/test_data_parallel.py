@@ -1,0 +1,118 @@
+"""Data-parallel training with gloo on the CPU: two processes against one.
+
+The processes run the Trainer of `genopt train` with each player wrapped in
+DistributedDataParallel (see replica_worker.py); the command-line runs under torchrun are in
+test_data_parallel_cli.py.
+"""
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from tests.train.conftest import make_trainer
+from tests.train.replica_worker import worker
+
+STEPS = 3
+BATCH = 8
+# The transformer has no dropout and draws no noise, so two processes with batch B must match one
+# process with batch 2B up to the order of floating-point sums.
+TRANSFORMER = ["model.dropout=0.0", "trainer.seed=3"]
+SCENARIOS = {
+    "vae": ("vae", [f"data.batch_size={BATCH}"], STEPS),
+    "ddpm": ("ddpm", [f"data.batch_size={BATCH}", "trainer.ema.decay=0.9"], STEPS),
+    # Spectral norm, batch norm in the generator, lazy R1 at every step.
+    "gan": ("gan", [f"data.batch_size={BATCH}", "model.r1_every=1"], STEPS),
+    # WGAN-GP with two critic updates a step.
+    "gan_gp": (
+        "gan",
+        [
+            f"data.batch_size={BATCH}",
+            "model.loss=wasserstein",
+            "model.gp_lambda=10",
+            "model.r1_gamma=null",
+            "model.spectral_norm=false",
+            "model.n_critic=2",
+        ],
+        STEPS,
+    ),
+    "transformer": ("transformer", [f"data.batch_size={BATCH}", *TRANSFORMER], STEPS),
+    "transformer_accumulate": (
+        "transformer",
+        [f"data.batch_size={BATCH // 2}", "trainer.accumulate=2", *TRANSFORMER],
+        STEPS,
+    ),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("replicas") / "results.pt"
+    mp.spawn(worker, args=(2, free_port(), str(out), SCENARIOS), nprocs=2, join=True)
+    return torch.load(out, weights_only=False)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_parameters_identical_across_ranks_after_every_step(results, scenario):
+    gaps = results[scenario]["gaps"]
+    assert len(gaps) == STEPS
+    assert max(gaps) == 0.0, gaps
+
+
+def _single_process(*overrides: str) -> dict:
+    cfg, trainer = make_trainer("transformer", *TRANSFORMER, *overrides)
+    for step in range(STEPS):
+        trainer.train_step(step, log_now=False)
+    return {
+        f"{pl.name}.{n}": p.detach()
+        for pl in trainer.players
+        for n, p in zip(pl.parameter_names, pl.parameters, strict=True)
+    }
+
+
+def _largest_gap(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(results):
+    one = _single_process(f"data.batch_size={2 * BATCH}")
+    two = results["transformer"]["parameters"]
+    moved = _largest_gap(one, _single_process(f"data.batch_size={2 * BATCH}", "trainer.seed=4"))
+    assert moved > 1e-3  # other batches move the weights far more than the tolerance below
+    assert _largest_gap(one, two) < 1e-5
+
+
+def test_accumulation_with_two_processes_equals_one_process_with_the_global_batch(results):
+    one = _single_process(f"data.batch_size={2 * BATCH}")
+    two = results["transformer_accumulate"]["parameters"]
+    assert _largest_gap(one, two) < 1e-5
+
+
+def test_accumulation_all_reduces_once_per_update(results):
+    plain = results["transformer"]["allreduces"]["model"]
+    accumulated = results["transformer_accumulate"]["allreduces"]["model"]
+    assert plain > 0
+    assert accumulated == plain
+
+
+def test_gan_all_reduces_each_player_once_per_update(results):
+    # The generator's forward pass in the discriminator's update (and the reverse) runs under
+    # no_sync, so each network's gradients are reduced in its own updates only.
+    one_critic = results["gan"]["allreduces"]
+    two_critics = results["gan_gp"]["allreduces"]
+    assert two_critics["discriminator"] == 2 * one_critic["discriminator"]
+    assert two_critics["generator"] == one_critic["generator"]
+
+
+def test_logged_loss_is_the_mean_over_processes(results):
+    values = results["transformer"]["values"]
+    assert "train/loss" in values
+    assert torch.isfinite(torch.tensor(values["train/loss"]))
