@@ -56,6 +56,11 @@ CASES = [
     (["hydra.run.dir=a_file/run"], ["a_file is a file", "hydra.run.dir=DIR"]),
     (["-m", "optimizer.lr=1e-3,-1"], ["[optimizer.lr=-1]", "optimizer.lr=-1 must be > 0"]),
     (["-m", "resume=latest"], ["resume cannot be used with -m"]),
+    (["trainer.devices=0"], ["trainer.devices=0", "> 0"]),
+    (["optimizer.lr_scaling=cubic"], ["optimizer.lr_scaling=cubic", "linear, none, sqrt"]),
+    (["trainer.sync_batchnorm=true"], ["trainer.sync_batchnorm=true needs CUDA"]),
+    (["optimizer=lbfgs", "trainer.devices=2"], ["optimizer=lbfgs", "one process"]),
+    (["trainer.device=cpu", "trainer.devices=2", "optimizer=lbfgs"], ["line search"]),
 ]
 if not torch.cuda.is_available():
     CASES.append((["trainer.device=cuda"], ["trainer.device=cuda", "trainer.device=cpu"]))

@@ -345,6 +345,7 @@ def _check_parallel(problems, cfg: DictConfig) -> None:
     _choice(problems, "optimizer.lr_scaling", cfg.optimizer.get("lr_scaling"), LR_SCALING_RULES)
     if not isinstance(devices, int):
         return
+
     parallel = devices > 1 or (launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1)
     target = cfg.optimizer.get("_target_", "")
     if parallel and target and missing_package(target) is None:
@@ -354,6 +355,7 @@ def _check_parallel(problems, cfg: DictConfig) -> None:
                 "each process would run on its own data, so it cannot train data-parallel; use "
                 "one process or another optimizer"
             )
+
     on_cuda = trainer.device.startswith("cuda") or (
         trainer.device == "auto" and torch.cuda.is_available()
     )
@@ -365,6 +367,7 @@ def _check_parallel(problems, cfg: DictConfig) -> None:
         )
     if devices == 1:
         return
+
     if launched_by_torchrun() and devices != local_world_size():
         problems.append(
             f"trainer.devices={devices} but torchrun started {local_world_size()} processes on "

@@ -7,10 +7,10 @@ step s reads exactly the batches the uninterrupted run would have read.
 
 Under data parallelism a step's batch is the global one, world_size times a process's, and
 `shard(rank, world_size)` makes a stream yield only examples rank, rank + world_size, ... of it.
-So micro-batch k of all ranks together holds the examples of micro-batch k of a one-process run
+So micro-batch k of all ranks together contains the examples of micro-batch k of a one-process run
 with world_size times the batch. torch's DistributedSampler is not used: it pads or drops
 examples at each epoch's end by a count that depends on the world size, so the examples a run
-sees would change with the number of processes, and the step alone would no longer fix the data
+trains on would change with the number of processes, and the step alone would no longer fix the data
 position.
 """
 

@@ -5,7 +5,7 @@ WORLD_SIZE and a rendezvous in its environment. Each process then:
 
 - joins one process group: NCCL for CUDA tensors and gloo for CPU tensors on a GPU run, gloo
   alone on a CPU run. The small agreements below (stop requests, non-finite flags) travel as
-  CPU tensors through gloo, so they never wait on the GPU's queue;
+  CPU tensors through gloo;
 - wraps each player's module in DistributedDataParallel, which averages the gradients over the
   processes in the backward pass;
 - reads its own shard of every step's examples (see genopt_cli.data.base);
@@ -148,7 +148,7 @@ def leave(wait: bool = True) -> None:
     """Leave the process group; with `wait`, first wait for every process (rank 0 may still be
     evaluating), so that all leave together.
 
-    A gloo process that leaves while a peer still holds its connections can abort in its
+    A gloo process that leaves while a peer still keeps its connections open can abort in its
     destructor. After an error the others may never arrive, so `wait=False` leaves at once.
     """
     if dist.is_available() and dist.is_initialized():

@@ -1,8 +1,8 @@
 """Starting data-parallel processes: `genopt train` under torchrun, and `trainer.devices=N`.
 
 Under torchrun every process runs `genopt train` with the same command line. Before Hydra makes
-a run folder, the processes join the process group and take rank 0's folder, so the run has one
-folder; only rank 0 writes Hydra's .hydra/ files there.
+a run folder, the processes join the process group and take rank 0's folder. So the run has one
+folder, and only rank 0 writes Hydra's .hydra/ files there.
 
 With `trainer.devices=N` and no torchrun around, the Hydra job makes the run folder and then
 starts N processes through torch's elastic launcher (the engine of torchrun) with a rendezvous on

@@ -343,7 +343,12 @@ class Trainer:
         """Share each process's verdict on the update; return whether every process found it
         finite. Remember the ranks whose own loss was not, for the message and for the fp16
         overflow test (an overflow has finite losses everywhere)."""
-        code = 0 if finite else 1 if bool(torch.isfinite(loss)) else 2
+        if finite:
+            code = 0
+        elif bool(torch.isfinite(loss)):
+            code = 1
+        else:
+            code = 2
         codes = self.replicas.gather_codes(code)
         self._nonfinite_ranks = [rank for rank, value in enumerate(codes) if value == 2]
         return not any(codes)

@@ -13,8 +13,8 @@ class StopSignals:
     """While active, the first SIGINT or SIGTERM sets `requested` to the signal's name.
 
     A second SIGINT after a first raises KeyboardInterrupt at once, for a user who does not
-    want to wait for the step and the save. Outside the main thread, where Python cannot install handlers, the
-    signals keep their usual effect.
+    want to wait for the step and the save; other repeats are ignored. Outside the main thread,
+    where Python cannot install handlers, the signals keep their usual effect.
     """
 
     def __init__(self) -> None:

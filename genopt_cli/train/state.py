@@ -124,13 +124,13 @@ def checkpoint_state(
         else:
             entry["module"] = merged_state_dict(player.module)
         state["players"][player.name] = entry
-    if len(rng) > 1:
-        state["rng_ranks"] = rng
         if player.ema is not None:
             ema = {"updates": player.ema.updates, "module": merged_state_dict(player.ema.module)}
             if _has_adapters(player.ema.module):
                 ema["train_module"] = player.ema.module.state_dict()
             state["ema"][player.name] = ema
+    if len(rng) > 1:
+        state["rng_ranks"] = rng
     return state
 
 

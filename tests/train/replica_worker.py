@@ -56,6 +56,7 @@ def run_scenario(replicas, model: str, overrides: list[str], steps: int) -> dict
             for n, p in zip(pl.parameter_names, pl.parameters, strict=True)
         },
         "values": values,
+        "base_lrs": trainer.players[0].schedule.base_lrs,
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from genopt_cli.train.run import lr_factor
 from tests.train.conftest import make_trainer
 from tests.train.replica_worker import worker
 
@@ -38,6 +39,11 @@ SCENARIOS = {
         STEPS,
     ),
     "transformer": ("transformer", [f"data.batch_size={BATCH}", *TRANSFORMER], STEPS),
+    "transformer_linear_lr": (
+        "transformer",
+        [f"data.batch_size={BATCH}", "optimizer.lr_scaling=linear", *TRANSFORMER],
+        1,
+    ),
     "transformer_accumulate": (
         "transformer",
         [f"data.batch_size={BATCH // 2}", "trainer.accumulate=2", *TRANSFORMER],
@@ -62,14 +68,18 @@ def results(tmp_path_factory):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_parameters_identical_across_ranks_after_every_step(results, scenario):
     gaps = results[scenario]["gaps"]
-    assert len(gaps) == STEPS
+    assert len(gaps) == SCENARIOS[scenario][2]
     assert max(gaps) == 0.0, gaps
 
 
-def _single_process(*overrides: str) -> dict:
+def _single_process(*overrides: str, values: dict | None = None) -> dict:
+    """Return the transformer's weights after STEPS steps in this process; fill `values` with
+    the metrics logged at the last step."""
     cfg, trainer = make_trainer("transformer", *TRANSFORMER, *overrides)
     for step in range(STEPS):
-        trainer.train_step(step, log_now=False)
+        trainer.train_step(step, log_now=step == STEPS - 1)
+    if values is not None:
+        values.update(trainer.collect(STEPS - 1))
     return {
         f"{pl.name}.{n}": p.detach()
         for pl in trainer.players
@@ -112,7 +122,28 @@ def test_gan_all_reduces_each_player_once_per_update(results):
     assert two_critics["generator"] == one_critic["generator"]
 
 
+def test_linear_lr_scaling_doubles_the_lr_for_two_processes(results):
+    cfg, trainer = make_trainer("transformer", *TRANSFORMER)
+    configured = trainer.players[0].schedule.base_lrs
+    scaled = results["transformer_linear_lr"]["base_lrs"]
+    assert scaled == [2 * lr for lr in configured]
+    unscaled = results["transformer"]["base_lrs"]
+    assert unscaled == configured
+
+
+def test_lr_factor_rules():
+    cfg, _ = make_trainer("vae", "optimizer.lr_scaling=sqrt")
+    assert lr_factor(cfg, 4) == 2.0
+    cfg, _ = make_trainer("vae", "optimizer.lr_scaling=linear")
+    assert lr_factor(cfg, 4) == 4.0
+    cfg, _ = make_trainer("vae")
+    assert lr_factor(cfg, 4) == 1.0
+
+
 def test_logged_loss_is_the_mean_over_processes(results):
-    values = results["transformer"]["values"]
-    assert "train/loss" in values
-    assert torch.isfinite(torch.tensor(values["train/loss"]))
+    # Each process logs the mean of its half; their mean is the mean over the global batch.
+    one = {}
+    _single_process(f"data.batch_size={2 * BATCH}", values=one)
+    two = results["transformer"]["values"]
+    assert abs(one["train/loss"] - two["train/loss"]) < 1e-5
+    assert abs(one["optim/grad_norm/model"] - two["optim/grad_norm/model"]) < 1e-5

@@ -23,6 +23,7 @@ RUN = [
     "trainer.log_every=2",
     "trainer.eval_samples=null",
     "trainer.num_samples=4",
+    "trainer.ema.decay=0.9",
 ]
 
 
@@ -46,8 +47,11 @@ def torchrun(target: list[str], *overrides: str, cwd: Path, **environment: str):
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    """Return the last checkpoint's weights and EMA weights, by prefixed name."""
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    return state["players"]["model"]["module"]
+    live = {f"model.{k}": v for k, v in state["players"]["model"]["module"].items()}
+    ema = {f"ema.{k}": v for k, v in state["ema"]["model"]["module"].items()}
+    return {**live, **ema}
 
 
 def test_nan_on_one_rank_stops_both_with_one_message(tmp_path):
