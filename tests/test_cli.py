@@ -57,6 +57,10 @@ CASES = [
     (["-m", "optimizer.lr=1e-3,-1"], ["[optimizer.lr=-1]", "optimizer.lr=-1 must be > 0"]),
     (["-m", "resume=latest"], ["resume cannot be used with -m"]),
     (["trainer.devices=0"], ["trainer.devices=0", "> 0"]),
+    (
+        ["model=vae", "data.batch_size=1000", "trainer.devices=2", "trainer.device=cpu"],
+        ["data.batch_size=1000 x 2 processes = 2000", "data.batch_size=719"],
+    ),
     (["optimizer.lr_scaling=cubic"], ["optimizer.lr_scaling=cubic", "linear, none, sqrt"]),
     (["trainer.sync_batchnorm=true"], ["trainer.sync_batchnorm=true needs CUDA"]),
     (["optimizer=lbfgs", "trainer.devices=2"], ["optimizer=lbfgs", "one process"]),

@@ -7,7 +7,6 @@ import dataclasses
 import difflib
 import importlib.util
 import inspect
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,11 @@ from genopt_cli.models import TASKS
 from genopt_cli.optim import SCHEDULES, missing_package
 from genopt_cli.optim.optimizers import CLOSURE_OPTIMIZERS, HARNESS_KEYS
 from genopt_cli.optim.param_groups import DECAY_EXCLUDE_RULES
-from genopt_cli.train.distributed import launched_by_torchrun, local_world_size
+from genopt_cli.train.distributed import (
+    launched_by_torchrun,
+    local_world_size,
+    planned_world_size,
+)
 from genopt_cli.train.loop import ON_NONFINITE
 from genopt_cli.train.precision import PRECISIONS
 
@@ -308,15 +311,24 @@ def check_device(problems, device: str, precision: str, key: str = "trainer.devi
 
 def _check_batch_fits(problems, cfg: DictConfig) -> None:
     """An embedded image set's size is known without loading it: the batch must fit in it."""
-    batch = cfg.data.batch_size
-    if cfg.data.name != "digits" or not isinstance(batch, int):
+    batch, devices = cfg.data.batch_size, cfg.trainer.devices
+    if cfg.data.name != "digits" or not isinstance(batch, int) or not isinstance(devices, int):
         return
     size = digits_train_size(cfg.data)
-    if batch > size:
+    processes = planned_world_size(devices)
+    if batch * processes <= size:
+        return
+    if processes == 1:
         problems.append(
             f"data.batch_size={batch} is larger than data=digits's training split ({size} "
             f"images); use data.batch_size={size} or less, with trainer.accumulate for more"
         )
+        return
+    problems.append(
+        f"data.batch_size={batch} x {processes} processes = {batch * processes} is larger than "
+        f"data=digits's training split ({size} images); use data.batch_size={size // processes} "
+        "or less, with trainer.accumulate for more"
+    )
 
 
 def _check_robustness(problems, cfg: DictConfig, task) -> None:
@@ -346,7 +358,7 @@ def _check_parallel(problems, cfg: DictConfig) -> None:
     if not isinstance(devices, int):
         return
 
-    parallel = devices > 1 or (launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1)
+    parallel = planned_world_size(devices) > 1
     target = cfg.optimizer.get("_target_", "")
     if parallel and target and missing_package(target) is None:
         if issubclass(hydra.utils.get_object(target), CLOSURE_OPTIMIZERS):

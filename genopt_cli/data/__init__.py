@@ -37,21 +37,23 @@ def _source(cfg: DictConfig) -> str:
     return f"data={cfg.data.name}" + (f" (data.path={cfg.data.path})" if "path" in cfg.data else "")
 
 
-def check_dataset_size(cfg: DictConfig, dataset: Dataset) -> None:
+def check_dataset_size(cfg: DictConfig, dataset: Dataset, processes: int = 1) -> None:
     """Raise GenoptError when a split is too small to train or evaluate on.
 
-    Points are drawn in any number. Images: the training split needs one batch
-    (data.batch_size), the held-out split two images, the fewest that a covariance needs.
-    Text: each split needs one window of model.context_length + 1 characters.
+    Points are drawn in any number. Images: the training split needs one batch of every
+    process (`processes` x data.batch_size), the held-out split two images, the fewest that a
+    covariance needs. Text: each split needs one window of model.context_length + 1 characters.
     """
     if isinstance(dataset, PointDataset):
         return
     if isinstance(dataset, ImageDataset):
-        if len(dataset.train) < cfg.data.batch_size:
+        batch = cfg.data.batch_size
+        if len(dataset.train) < batch * processes:
+            per_process = "" if processes == 1 else f" x {processes} processes"
             raise GenoptError(
-                f"data.batch_size={cfg.data.batch_size} is larger than the {len(dataset.train)} "
+                f"data.batch_size={batch}{per_process} is larger than the {len(dataset.train)} "
                 f"training images of {_source(cfg)}; set data.batch_size to at most "
-                f"{len(dataset.train)}, or add images"
+                f"{len(dataset.train) // processes}, or add images"
             )
         if len(dataset.val) < 2:
             raise GenoptError(

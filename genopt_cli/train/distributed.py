@@ -46,6 +46,13 @@ def local_world_size() -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
 
 
+def planned_world_size(devices: int) -> int:
+    """Return how many processes a run with trainer.devices=`devices` will have."""
+    if launched_by_torchrun():
+        return int(os.environ["WORLD_SIZE"])
+    return devices
+
+
 @dataclass(frozen=True)
 class Replicas:
     """This process's place among the data-parallel processes, and what they agree on."""

@@ -278,7 +278,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     initial = load_initial_state(cfg, launch_dir) if resumed is None else None
     vocab = initial_vocab(resumed if resumed is not None else initial)
     dataset = build_dataset(cfg.data, launch_dir, vocab=vocab)
-    check_dataset_size(cfg, dataset)
+    check_dataset_size(cfg, dataset, 1 if replicas is None else replicas.world_size)
     task = build_task(cfg.model, dataset)
     task.eval_samples = cfg.trainer.eval_samples
     if initial is not None:
@@ -298,10 +298,13 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     checkpoints, keep = run_dir / "checkpoints", cfg.trainer.keep_checkpoints
 
     def save(step: int) -> None:
-        # Every process hands in its random state; rank 0 writes.
+        # Every process hands in its random state and builds the state, and rank 0 writes it.
+        # Building it switches a schedule-free optimizer to its averaged weights and back, which
+        # changes the weights by rounding, so every process must make the same switches.
         rng = gather_rng(device, replicas)
+        state = checkpoint_state(cfg, trainer, step, dataset, rng)
         if main:
-            save_checkpoint(checkpoint_state(cfg, trainer, step, dataset, rng), checkpoints, keep)
+            save_checkpoint(state, checkpoints, keep)
 
     if main:
         # On resume, TensorBoard drops what the stopped run logged after its checkpoint.
@@ -328,9 +331,14 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
                 break
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
                 save(done)
-            if main and eval_every is not None and done % eval_every == 0 and done < max_steps:
-                metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
-                health.observe_eval(step, metrics)
+            if eval_every is not None and done % eval_every == 0 and done < max_steps:
+                if main:
+                    metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, done)
+                    health.observe_eval(step, metrics)
+                else:
+                    # The same round trip through the evaluation weights as rank 0's (see save).
+                    with trainer.evaluation_weights():
+                        pass
     train_seconds = time.perf_counter() - train_started
     save(done)
     if not main:

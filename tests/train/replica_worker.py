@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
 from genopt_cli.train import distributed
+from genopt_cli.train.state import checkpoint_state
 from tests.train.conftest import make_trainer
 
 
@@ -32,7 +33,13 @@ def _flat_parameters(trainer) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for pl in trainer.players for p in pl.parameters])
 
 
-def run_scenario(replicas, model: str, overrides: list[str], steps: int) -> dict:
+def run_scenario(
+    replicas,
+    model: str,
+    overrides: list[str],
+    steps: int,
+    rank_zero_round_trip_only: bool | None = None,
+) -> dict:
     cfg, trainer = make_trainer(model, *overrides, replicas=replicas)
     distributed.seed_replica(cfg.trainer.seed, replicas)
     counters = {}
@@ -42,6 +49,12 @@ def run_scenario(replicas, model: str, overrides: list[str], steps: int) -> dict
     gaps = []
     for step in range(steps):
         trainer.train_step(step, log_now=step == steps - 1)
+        if rank_zero_round_trip_only is not None and (
+            replicas.is_main or not rank_zero_round_trip_only
+        ):
+            # What `genopt train` does at a checkpoint: every rank builds the state, which
+            # moves a schedule-free optimizer's weights to their average and back.
+            checkpoint_state(cfg, trainer, step + 1)
         flat = _flat_parameters(trainer)
         gathered = [torch.empty_like(flat) for _ in range(replicas.world_size)]
         dist.all_gather(gathered, flat)
@@ -72,10 +85,7 @@ def worker(rank: int, world_size: int, port: int, out: str, scenarios: dict) -> 
     torch.set_num_threads(1)
     replicas = distributed.join(torch.device("cpu"))
     try:
-        results = {
-            name: run_scenario(replicas, model, overrides, steps)
-            for name, (model, overrides, steps) in scenarios.items()
-        }
+        results = {name: run_scenario(replicas, *scenario) for name, scenario in scenarios.items()}
         if rank == 0:
             torch.save(results, out)
     except BaseException:

@@ -39,6 +39,16 @@ SCENARIOS = {
         STEPS,
     ),
     "transformer": ("transformer", [f"data.batch_size={BATCH}", *TRANSFORMER], STEPS),
+    # A checkpoint at every step on every rank: schedule-free's switch to its averaged weights
+    # and back changes the weights by rounding, the same way on every rank.
+    "schedule_free": ("vae", ["optimizer=schedulefree_adamw", "schedule=constant"], STEPS, False),
+    # The same switch on rank 0 alone moves rank 0's weights away from the others'.
+    "schedule_free_rank_zero": (
+        "vae",
+        ["optimizer=schedulefree_adamw", "schedule=constant"],
+        STEPS,
+        True,
+    ),
     "transformer_linear_lr": (
         "transformer",
         [f"data.batch_size={BATCH}", "optimizer.lr_scaling=linear", *TRANSFORMER],
@@ -61,15 +71,26 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("replicas") / "results.pt"
-    mp.spawn(worker, args=(2, free_port(), str(out), SCENARIOS), nprocs=2, join=True)
+    try:
+        mp.spawn(worker, args=(2, free_port(), str(out), SCENARIOS), nprocs=2, join=True)
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as error:
+        # Another process can take the probed port before rank 0 binds it: one more try on a
+        # new port. The first failure stays in the captured output.
+        print(f"first start failed: {error}")
+        mp.spawn(worker, args=(2, free_port(), str(out), SCENARIOS), nprocs=2, join=True)
     return torch.load(out, weights_only=False)
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_parameters_identical_across_ranks_after_every_step(results, scenario):
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != "schedule_free_rank_zero"])
+def test_parameters_identical_across_ranks(results, scenario):
     gaps = results[scenario]["gaps"]
     assert len(gaps) == SCENARIOS[scenario][2]
     assert max(gaps) == 0.0, gaps
+
+
+def test_rank_zero_switch_alone_diverges(results):
+    # Why every rank builds the checkpoint state: the check above can fail.
+    assert max(results["schedule_free_rank_zero"]["gaps"]) > 0.0
 
 
 def _single_process(*overrides: str, values: dict | None = None) -> dict:
@@ -92,7 +113,7 @@ def _largest_gap(a: dict, b: dict) -> float:
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
-def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(results):
+def test_two_processes_match_double_batch(results):
     one = _single_process(f"data.batch_size={2 * BATCH}")
     two = results["transformer"]["parameters"]
     moved = _largest_gap(one, _single_process(f"data.batch_size={2 * BATCH}", "trainer.seed=4"))
@@ -100,7 +121,7 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(results):
     assert _largest_gap(one, two) < 1e-5
 
 
-def test_accumulation_with_two_processes_equals_one_process_with_the_global_batch(results):
+def test_two_process_accumulation_matches_global_batch(results):
     one = _single_process(f"data.batch_size={2 * BATCH}")
     two = results["transformer_accumulate"]["parameters"]
     assert _largest_gap(one, two) < 1e-5
@@ -122,7 +143,7 @@ def test_gan_all_reduces_each_player_once_per_update(results):
     assert two_critics["generator"] == one_critic["generator"]
 
 
-def test_linear_lr_scaling_doubles_the_lr_for_two_processes(results):
+def test_linear_lr_scaling_doubles_lr(results):
     cfg, trainer = make_trainer("transformer", *TRANSFORMER)
     configured = trainer.players[0].schedule.base_lrs
     scaled = results["transformer_linear_lr"]["base_lrs"]

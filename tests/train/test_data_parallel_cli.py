@@ -54,7 +54,7 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return {**live, **ema}
 
 
-def test_nan_on_one_rank_stops_both_with_one_message(tmp_path):
+def test_nan_on_one_rank_stops_both(tmp_path):
     result = torchrun([str(FAULT_SCRIPT)], *RUN, "hydra.run.dir=nan", cwd=tmp_path, FAULT="nan")
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -66,7 +66,7 @@ def test_nan_on_one_rank_stops_both_with_one_message(tmp_path):
     assert summary["status"] == "failed"
 
 
-def test_two_process_run_resumes_to_the_uninterrupted_weights(tmp_path):
+def test_two_process_resume_is_exact(tmp_path):
     # Uninterrupted, with genopt starting the two processes.
     full = run(
         [
@@ -111,7 +111,7 @@ def test_two_process_run_resumes_to_the_uninterrupted_weights(tmp_path):
     assert all(torch.equal(expected[key], got[key]) for key in expected)
 
 
-def test_resume_with_another_world_size_warns_and_continues(tmp_path):
+def test_resume_other_world_size_warns(tmp_path):
     first = run(
         [
             sys.executable,
