@@ -103,6 +103,12 @@ def command_train(arguments: list[str]) -> None:
     from genopt_cli.train import distributed
 
     try:
+        if distributed.launched_by_torchrun() and any(a in ("-m", "--multirun") for a in arguments):
+            raise GenoptError(
+                "genopt train -m cannot run under torchrun: every process would run the whole "
+                "sweep. Sweep without torchrun and give each run its processes with "
+                "trainer.devices=N"
+            )
         arguments = resume_arguments(arguments, Path.cwd())
         preflight(arguments)
     except GenoptError:

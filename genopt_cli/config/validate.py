@@ -386,7 +386,7 @@ def _check_parallel(problems, cfg: DictConfig) -> None:
             "this node; under torchrun leave trainer.devices at 1 (torchrun's --nproc_per_node "
             "sets the processes)"
         )
-    if on_cuda and devices > torch.cuda.device_count():
+    if on_cuda and 0 < torch.cuda.device_count() < devices:
         problems.append(
             f"trainer.devices={devices} but this machine has {torch.cuda.device_count()} CUDA "
             f"devices; use trainer.devices={torch.cuda.device_count()} or fewer, or "

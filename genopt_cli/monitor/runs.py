@@ -91,6 +91,10 @@ def read_run(run_dir: Path) -> RunRecord:
     record.wall_time_s = summary.get("wall_time_s")
     record.target_metric = summary.get("target_metric")
     record.metrics = dict(summary.get("metrics", {}))
+    processes = summary.get("processes", 1)
+    if processes != 1 and not any(o.startswith("trainer.devices=") for o in record.overrides):
+        # A torchrun run's process count is not among its overrides, so it is shown as one.
+        record.overrides.append(f"processes={processes}")
     return record
 
 

@@ -37,8 +37,9 @@ def _hparam_value(value):
     return value if isinstance(value, bool | int | float | str) else str(value)
 
 
-def run_hparams(cfg: DictConfig, run_dir: Path) -> dict:
-    """Return the run's main settings and every key its command line overrides."""
+def run_hparams(cfg: DictConfig, run_dir: Path, processes: int = 1) -> dict:
+    """Return the run's main settings, every key its command line overrides and its number of
+    data-parallel processes."""
     keys = list(HPARAM_KEYS)
     overrides_path = run_dir / ".hydra" / "overrides.yaml"
     if overrides_path.is_file():
@@ -50,6 +51,7 @@ def run_hparams(cfg: DictConfig, run_dir: Path) -> dict:
     for key in keys:
         value = OmegaConf.select(cfg, key.replace("/", "."), throw_on_missing=False)
         hparams[key] = _hparam_value(value)
+    hparams["processes"] = processes
     return hparams
 
 

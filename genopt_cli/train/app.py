@@ -62,12 +62,23 @@ def train_app(cfg: DictConfig) -> float | None:
             distributed.leave()
         return record_failure(run_dir, message, hydra_cfg.mode)
     except Exception as error:
+        message = f"error: {type(error).__name__}: {error}"
+        if replicas is not None:
+            # Each process logs its own failure with its rank, to the terminal and train.log.
+            # A process whose peer failed first usually fails in a collective.
+            log.exception(
+                "run failed (in a data-parallel run, a failed collective usually means that "
+                "another process failed first: see its messages)"
+            )
+            if main:
+                write_failure(run_dir, message)
+            sys.exit(1)
         # In a sweep one broken run must not stop the others: it is logged with its traceback
         # and recorded. A single run keeps the traceback on the terminal.
         if hydra_cfg.mode == RunMode.RUN:
             raise
         log.exception("run failed")
-        return record_failure(run_dir, f"error: {type(error).__name__}: {error}", hydra_cfg.mode)
+        return record_failure(run_dir, message, hydra_cfg.mode)
     if summary is None:
         return None
     return summary["metrics"].get(summary["target_metric"])
@@ -76,19 +87,28 @@ def train_app(cfg: DictConfig) -> float | None:
 def run_on_devices(cfg: DictConfig, hydra_cfg, run_dir: Path) -> float | None:
     """Train this job in trainer.devices processes; return the target metric rank 0 wrote."""
     from genopt_cli.train.launch import launch_devices
+    from genopt_cli.train.run import resume_command
 
-    code = launch_devices(cfg.trainer.devices, list(hydra_cfg.overrides.task), run_dir)
+    result = launch_devices(cfg.trainer.devices, list(hydra_cfg.overrides.task), run_dir)
     path = run_dir / "summary.json"
     summary = json.loads(path.read_text()) if path.is_file() else {}
-    if code != 0 and summary.get("status") != "failed":
-        message = f"error: a training process exited with code {code}; see its messages above"
-        log.error("%s", message.removeprefix("error: "))
-        return record_failure(run_dir, message, hydra_cfg.mode)
-    if code != 0:
+    status = summary.get("status")
+    if result.code == 0 and status in ("finished", "interrupted"):
+        return summary.get("metrics", {}).get(summary.get("target_metric"))
+    if status == "failed" and result.code != 0 and not result.killed:
+        # The processes logged their errors, and rank 0 wrote the failure.
         if hydra_cfg.mode == RunMode.RUN:
-            sys.exit(code)
+            sys.exit(result.code)
         return math.inf
-    return summary.get("metrics", {}).get(summary.get("target_metric"))
+    if any((run_dir / "checkpoints").glob("*.pt")):
+        command = resume_command(run_dir, Path(hydra_cfg.runtime.cwd))
+        next_step = f"resume from its last checkpoint with: {command}"
+    else:
+        next_step = "no checkpoint was written, so start it again"
+    failure = result.failure or "the processes stopped before the run finished"
+    message = f"error: {failure}; {next_step}"
+    log.error("%s", message.removeprefix("error: "))
+    return record_failure(run_dir, message, hydra_cfg.mode, result.code or 1)
 
 
 def write_failure(run_dir: Path, message: str) -> None:
@@ -96,7 +116,7 @@ def write_failure(run_dir: Path, message: str) -> None:
     (run_dir / "summary.json").write_text(json.dumps(failed, indent=2) + "\n")
 
 
-def record_failure(run_dir: Path, message: str, mode: RunMode) -> float:
+def record_failure(run_dir: Path, message: str, mode: RunMode, code: int = 2) -> float:
     """Write summary.json with status failed; exit with 2 outside a sweep.
 
     In a sweep the run's result is +inf, the worst value for the minimising sweepers, because
@@ -104,5 +124,5 @@ def record_failure(run_dir: Path, message: str, mode: RunMode) -> float:
     """
     write_failure(run_dir, message)
     if mode == RunMode.RUN:
-        sys.exit(2)
+        sys.exit(code)
     return math.inf

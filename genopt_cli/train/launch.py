@@ -12,11 +12,12 @@ including a SLURM job of `hydra/launcher=slurm`, starts its own processes this w
 
 import logging
 import os
+import signal
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from genopt_cli.config.errors import GenoptError
 from genopt_cli.train import distributed
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ def join_torchrun(arguments: list[str]) -> list[str]:
     from genopt_cli.train.run import resolve_device
 
     flags, overrides = split_flags(arguments)
-    if any(flag in ("-m", "--multirun") for flag in flags):
-        raise GenoptError(
-            "genopt train -m cannot run under torchrun: every process would run the whole sweep. "
-            "Sweep without torchrun and give each run its processes with trainer.devices=N"
-        )
     cfg = compose_config(overrides)
     replicas = distributed.join(resolve_device(cfg.trainer.device))
     run_dir = None
@@ -76,9 +72,23 @@ def resume_hint(run_dir: str) -> str:
     return f"genopt train resume={run_dir}"
 
 
-def launch_devices(devices: int, overrides: list[str], run_dir: Path) -> int:
-    """Run `genopt train OVERRIDES` in `devices` processes in `run_dir`; return the exit code
-    (0 also when a stop signal ended the run after the processes saved)."""
+@dataclass
+class LaunchResult:
+    """How the processes of a `trainer.devices=N` run ended."""
+
+    # The exit code for this command: 0, or the first failed process's (1 if a signal killed it).
+    code: int = 0
+    # What went wrong, if anything: the first process that failed, or the launcher's signal.
+    failure: str | None = None
+    # Whether a signal killed a process, which then had no chance to report.
+    killed: bool = False
+
+
+def launch_devices(devices: int, overrides: list[str], run_dir: Path) -> LaunchResult:
+    """Run `genopt train OVERRIDES` in `devices` processes in `run_dir`.
+
+    The caller reads summary.json for whether the processes saved.
+    """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -105,8 +115,11 @@ def launch_devices(devices: int, overrides: list[str], run_dir: Path) -> int:
     try:
         elastic_launch(config, sys.executable)("-m", "genopt_cli", "train", *arguments)
     except ChildFailedError as error:
-        codes = [failure.exitcode for failure in error.failures.values()]
-        return next((code for code in codes if code > 0), 1)
+        rank, failure = error.get_first_failure()
+        if failure.exitcode < 0:
+            name = signal.Signals(-failure.exitcode).name
+            return LaunchResult(1, f"the process of rank {rank} was killed by {name}", True)
+        return LaunchResult(failure.exitcode, f"the process of rank {rank} failed")
     except SignalException as error:
-        log.warning("%s: the processes stopped after saving", error.sigval.name)
-    return 0
+        return LaunchResult(0, f"{error.sigval.name} stopped the processes")
+    return LaunchResult()

@@ -293,13 +293,15 @@ class Trainer:
         """Stop with a message, or count a skipped update, per `on_nonfinite`."""
         player.nonfinite_skipped += 1
         player.skipped_in_a_row += 1
-        where = (
-            f"at step {step}, player {player.name}: loss {loss.item()}, first parameter with a "
-            f"non-finite gradient: {self._first_nonfinite(player)}"
-        )
         if self._nonfinite_ranks:
             ranks = ", ".join(map(str, self._nonfinite_ranks))
-            where += f"; the loss was non-finite on rank {ranks}"
+            loss_text = f"loss non-finite on rank {ranks}"
+        else:
+            loss_text = f"loss {loss.item()}"
+        where = (
+            f"at step {step}, player {player.name}: {loss_text}, first parameter with a "
+            f"non-finite gradient: {self._first_nonfinite(player)}"
+        )
         fixes = (
             "Lower optimizer.lr, turn on clipping (trainer.clip_grad_norm=1.0), or use "
             "trainer.precision=bf16 instead of fp16"

@@ -140,6 +140,10 @@ def build_trainer(
     )
 
 
+def processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
+
+
 def log_global_batch(cfg: DictConfig, world_size: int) -> None:
     batch, accumulate = cfg.data.batch_size, cfg.trainer.accumulate
     rule = cfg.optimizer.get("lr_scaling", "none")
@@ -151,9 +155,9 @@ def log_global_batch(cfg: DictConfig, world_size: int) -> None:
     else:
         lr_note = f"lr multiplied by {lr_factor(cfg, world_size):.3g} (optimizer.lr_scaling={rule})"
     log.info(
-        "global batch %d = %d processes x data.batch_size %d x trainer.accumulate %d; %s",
+        "global batch %d = %s x data.batch_size %d x trainer.accumulate %d; %s",
         world_size * batch * accumulate,
-        world_size,
+        processes(world_size),
         batch,
         accumulate,
         lr_note,
@@ -266,8 +270,9 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
         device = replicas.device(device)
     seed_everything(cfg.trainer.seed)
     log.info("run folder %s, device %s", run_dir, device)
+    world_size = 1 if replicas is None else replicas.world_size
     if replicas is not None:
-        log_global_batch(cfg, replicas.world_size)
+        log_global_batch(cfg, world_size)
     if device.type == "cpu" and cfg.trainer.precision == "fp16":
         log.warning(
             "trainer.precision=fp16 on a CPU: autocast to float16 runs far slower than fp32 "
@@ -351,6 +356,8 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
         "train_time_s": round(train_seconds, 3),
         "steps_per_s": round((done - start) / train_seconds, 3) if done > start else None,
         "target_metric": task.target_metric,
+        "processes": world_size,
+        "global_batch": world_size * cfg.data.batch_size * cfg.trainer.accumulate,
     }
     if done < max_steps:
         sink.close()
@@ -364,7 +371,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
 
     metrics = evaluate_and_sample(cfg, task, trainer, dataset, sink, run_dir, max_steps)
     health.observe_eval(max_steps - 1, metrics)
-    sink.hparams(run_hparams(cfg, run_dir), {**sink.last, **metrics})
+    sink.hparams(run_hparams(cfg, run_dir, world_size), {**sink.last, **metrics})
     sink.close()
     summary["metrics"] = {**sink.last, **metrics}
     write_summary(run_dir, summary)

@@ -12,9 +12,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopSignals:
     """While active, the first SIGINT or SIGTERM sets `requested` to the signal's name.
 
-    A second SIGINT after a first raises KeyboardInterrupt at once, for a user who does not
-    want to wait for the step and the save; other repeats are ignored. Outside the main thread,
-    where Python cannot install handlers, the signals keep their usual effect.
+    Any signal after a first SIGINT raises KeyboardInterrupt at once, for a user who does not
+    want to wait for the step and the save; repeats after a first SIGTERM are ignored.
+    Outside the main thread, where Python cannot install handlers, the signals keep their usual
+    effect.
     """
 
     def __init__(self) -> None:
@@ -22,11 +23,11 @@ class StopSignals:
         self._previous: dict = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.requested == "SIGINT" and signum == signal.SIGINT:
+        if self.requested == "SIGINT":
+            # A second Ctrl-C. Under torchrun, which sends the second one on as SIGTERM, too.
             raise KeyboardInterrupt
         if self.requested is not None:
-            # Under torchrun a Ctrl-C reaches each process and torchrun then sends SIGTERM:
-            # one stop.
+            # A stop is already on its way (SLURM, for one, may send SIGTERM more than once).
             return
         self.requested = signal.Signals(signum).name
         log.warning(

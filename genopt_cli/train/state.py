@@ -162,17 +162,20 @@ def restore_training_state(state: dict, trainer: Trainer, replicas: Replicas | N
         return state["step"]
     if rank == 0:
         restore_rng(state["rng"], trainer.device)
+        lr = trainer.players[0].optimizer.param_groups[0]["lr"]
         log.warning(
-            "the checkpoint was written by %d processes and this run has %d: weights, optimizer, "
-            "schedule, scaler and EMA carry on from step %d, but the global batch is now %d "
-            "instead of %d times data.batch_size x trainer.accumulate, the lr stays the "
-            "checkpoint's, and the examples and noise from here on differ from an uninterrupted "
-            "run's; resume with %d processes to continue it exactly",
+            "the checkpoint was written by %d process(es) and this run has %d: weights, "
+            "optimizer, schedule, scaler and EMA carry on from step %d. The global batch is now "
+            "%d instead of %d times data.batch_size x trainer.accumulate, and the lr stays the "
+            "checkpoint's (%g for %s). The examples and noise from here on differ from an "
+            "uninterrupted run's; resume with %d process(es) to continue it exactly",
             saved_world_size,
             world_size,
             state["step"],
             world_size,
             saved_world_size,
+            lr,
+            trainer.players[0].name,
             saved_world_size,
         )
     return state["step"]

@@ -4,10 +4,13 @@ Each test starts real processes, so the run is small: the tiny VAE for 8 steps.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from genopt_cli.train.checkpoint import load_checkpoint
@@ -59,7 +62,7 @@ def test_nan_on_one_rank_stops_both(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert output.count("non-finite value at step 3") == 1, output[-3000:]
-    assert "the loss was non-finite on rank 1" in output
+    assert "loss non-finite on rank 1" in output
     # Both processes stopped at the same update with the same exit code.
     assert output.count("exitcode  : 2") == 2, output[-3000:]
     summary = read_summary(tmp_path / "nan")
@@ -140,5 +143,53 @@ def test_resume_other_world_size_warns(tmp_path):
     )
     assert again.returncode == 0, again.stderr[-3000:]
     message = " ".join(again.stderr.split())
-    assert "the checkpoint was written by 2 processes and this run has 1" in message
+    assert "the checkpoint was written by 2 process(es) and this run has 1" in message
     assert read_summary(tmp_path / "run")["steps"] == STEPS
+
+
+def _worker_pid(run_dir: Path, rank: int) -> int | None:
+    """Return the pid of the training process of `rank` in `run_dir`, from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"hydra.run.dir='{run_dir}'".encode() in command and f"RANK={rank}".encode() in (
+            environment
+        ):
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="needs Linux's /proc")
+def test_killed_process_is_named_with_resume_command(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "genopt_cli", "train", *RUN, "trainer.max_steps=100000"]
+    command += ["trainer.checkpoint_every=5", "trainer.devices=2", f"hydra.run.dir={run_dir}"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    launcher = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "checkpoints" / "last.pt").is_file():
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            assert launcher.poll() is None, launcher.communicate()[1][-3000:]
+            time.sleep(0.2)
+        pid = _worker_pid(run_dir, rank=1)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        _, stderr = launcher.communicate(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    message = " ".join(stderr.split())
+    assert launcher.returncode == 1
+    assert "the process of rank 1 was killed by SIGKILL" in message
+    assert "resume from its last checkpoint with: genopt train resume=run" in message
+    summary = read_summary(run_dir)
+    assert summary["status"] == "failed"
+    assert "rank 1 was killed by SIGKILL" in summary["error"]
