@@ -4,8 +4,8 @@ torchrun (or `trainer.devices=N`, which starts it) gives each process RANK, LOCA
 WORLD_SIZE and a rendezvous in its environment. Each process then:
 
 - joins one process group: NCCL for CUDA tensors and gloo for CPU tensors on a GPU run, gloo
-  alone on a CPU run. The small agreements below (stop requests, non-finite flags) travel as
-  CPU tensors through gloo;
+  alone on a CPU run. Each update's agreement on non-finite values and stop requests
+  (`gather_codes`) travels as a CPU tensor through gloo;
 - wraps each player's module in DistributedDataParallel, which averages the gradients over the
   processes in the backward pass;
 - reads its own shard of every step's examples (see genopt_cli.data.base);
@@ -79,10 +79,6 @@ class Replicas:
         """
         device_ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(module, device_ids=device_ids)
-
-    def any(self, flag: bool) -> bool:
-        """Return whether `flag` is true on any process (a collective: every rank calls it)."""
-        return any(self.gather_codes(int(flag)))
 
     def gather_codes(self, code: int) -> list[int]:
         """Return every rank's small integer `code`, indexed by rank: one all-reduce of a CPU

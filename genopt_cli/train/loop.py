@@ -28,6 +28,7 @@ then agree on each update's finiteness, so all of them skip or stop together.
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +41,9 @@ from genopt_cli.train.ema import EMA
 from genopt_cli.train.precision import autocast
 
 ON_NONFINITE = ("stop", "skip")
+
+# Bits of the code that each process contributes to an update's agreement.
+NOT_FINITE, LOSS_NOT_FINITE, STOP_REQUESTED = 1, 2, 4
 
 
 class NonFiniteLossError(RuntimeError):
@@ -138,6 +142,10 @@ class Trainer:
         self.replicas = replicas
         # Ranks whose own loss was non-finite at the last update with a non-finite value.
         self._nonfinite_ranks: list[int] = []
+        # Under data parallelism: whether this process has a stop request (set by the run),
+        # and whether any process had one at the last update's agreement.
+        self.stop_requested: Callable[[], bool] = lambda: False
+        self.stop_agreed = False
 
     def sampling_modules(self) -> dict[str, nn.Module]:
         """Return each player's module, or its EMA copy where EMA is on."""
@@ -342,18 +350,24 @@ class Trainer:
         return loss, grad_norm, finite, rng_state
 
     def _agree(self, finite: bool, loss: torch.Tensor) -> bool:
-        """Share each process's verdict on the update; return whether every process found it
-        finite. Remember the ranks whose own loss was not, for the message and for the fp16
-        overflow test (an overflow has finite losses everywhere)."""
-        if finite:
-            code = 0
-        elif bool(torch.isfinite(loss)):
-            code = 1
-        else:
-            code = 2
+        """Share each process's verdict on the update and its stop request in one collective;
+        return whether every process found the update finite.
+
+        Remember the ranks whose own loss was not finite, for the message and for the fp16
+        overflow test (an overflow has finite losses everywhere), and whether any process
+        requested a stop (`stop_agreed`, the same on every rank after the step).
+        """
+        code = 0
+        if not finite:
+            code |= NOT_FINITE
+            if not bool(torch.isfinite(loss)):
+                code |= LOSS_NOT_FINITE
+        if self.stop_requested():
+            code |= STOP_REQUESTED
         codes = self.replicas.gather_codes(code)
-        self._nonfinite_ranks = [rank for rank, value in enumerate(codes) if value == 2]
-        return not any(codes)
+        self._nonfinite_ranks = [rank for rank, c in enumerate(codes) if c & LOSS_NOT_FINITE]
+        self.stop_agreed = any(c & STOP_REQUESTED for c in codes)
+        return not any(c & NOT_FINITE for c in codes)
 
     def _apply(self, player: Player, micro_batches, step: int, log_now: bool, gradients) -> None:
         """Clip, step, then advance the schedule and EMA, unless the update is skipped."""

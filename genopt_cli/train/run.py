@@ -242,11 +242,15 @@ def resume_command(run_dir: Path, launch_dir: Path) -> str:
     return resume_hint(str(relative))
 
 
-def stop_agreed(stop: StopSignals, replicas: Replicas | None) -> bool:
-    """Return whether to stop after this step: on a signal to any process, all stop at once."""
-    if replicas is None:
+def stop_agreed(stop: StopSignals, trainer: Trainer) -> bool:
+    """Return whether to stop after this step: on a signal to any process, all stop at once.
+
+    The processes share their requests in each update's agreement (Trainer._agree), so the
+    answer costs no collective of its own.
+    """
+    if trainer.replicas is None:
         return stop.requested is not None
-    return replicas.any(stop.requested is not None)
+    return trainer.stop_agreed
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
@@ -320,6 +324,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
     train_started = time.perf_counter()
     done = start
     with StopSignals() as stop, TrainingProgress(console, max_steps, start, bar=main) as progress:
+        trainer.stop_requested = lambda: stop.requested is not None
         for step in range(start, max_steps):
             done = step + 1
             log_now = done % log_every == 0 or done == max_steps
@@ -332,7 +337,7 @@ def train(cfg: DictConfig, run_dir: Path, launch_dir: Path, console: Console) ->
                     sink.scalars(values, step)
                     health.observe(step, values)
                     progress.report(done, progress_status(values, players))
-            if stop_agreed(stop, replicas):
+            if stop_agreed(stop, trainer):
                 break
             if checkpoint_every is not None and done % checkpoint_every == 0 and done < max_steps:
                 save(done)
