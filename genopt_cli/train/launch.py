@@ -74,7 +74,7 @@ def resume_hint(run_dir: str) -> str:
 
 @dataclass
 class LaunchResult:
-    """How the processes of a `trainer.devices=N` run ended."""
+    """The outcome of the processes of a `trainer.devices=N` run."""
 
     # The exit code for this command: 0, or the first failed process's (1 if a signal killed it).
     code: int = 0

@@ -22,8 +22,9 @@ Under data parallelism (`replicas`, with the players' DistributedDataParallel wr
 runs on the last micro-batch of a player's update only; the other micro-batches, and the
 forward passes through the other players' networks (a GAN's generator in the discriminator's
 update), run under no_sync. Micro-batch weights that can differ between processes (token
-counts) are shared over them, so the averaged gradient is the mean over all items. The processes
-then agree on each update's finiteness, so all of them skip or stop together.
+counts) are shared over them, so the averaged gradient is the mean over all items. After each
+update the processes agree, in one small collective, on its finiteness and on stop requests, so
+all of them skip or stop together.
 """
 
 import contextlib
