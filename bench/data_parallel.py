@@ -61,6 +61,32 @@ def train(
     return json.loads((folder / "summary.json").read_text())
 
 
+def measure(family: str, args, ways: dict, root: Path) -> list[str]:
+    """Time `family` in each of `ways` (name -> (launcher, threads)); return its table row."""
+    steps = max(20, round(STEPS[family] * args.scale))
+    rates: dict[str, list[float]] = {name: [] for name in ways}
+    for round_index in range(args.repeats):
+        order = list(ways) if round_index % 2 == 0 else list(ways)[::-1]
+        for name in order:
+            launcher, threads = ways[name]
+            folder = root / f"{family}-{name}-{round_index}"
+            summary = train(launcher, family, steps, args.device, folder, threads)
+            rates[name].append(summary["steps_per_s"])
+
+    plain, single, many = (statistics.median(rates[name]) for name in ways)
+    loss_tag = "train/loss/generator" if family == "gan" else "train/loss"
+    return [
+        family,
+        str(steps),
+        f"{plain:.1f}",
+        f"{single:.1f}",
+        f"{single / plain:.3f}",
+        f"{many:.1f}",
+        f"{args.nproc * many / plain:.2f}",
+        f"{summary['metrics'][loss_tag]:.4g}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nproc", type=int, default=2)
@@ -69,48 +95,18 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--families", default="vae,gan,ddpm,transformer")
     args = parser.parse_args()
-    torchrun = [
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={args.nproc}",
-    ]
-    single = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]
+
+    launcher = ["-m", "torch.distributed.run", "--standalone"]
     # One process gets every core; N processes share them.
     cores = os.cpu_count() or 1
-    shared = max(1, cores // args.nproc)
-    rows = []
+    ways = {
+        "plain": ([], cores),
+        "single": ([*launcher, "--nproc_per_node=1"], cores),
+        "many": ([*launcher, f"--nproc_per_node={args.nproc}"], max(1, cores // args.nproc)),
+    }
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        for family in args.families.split(","):
-            steps = max(20, round(STEPS[family] * args.scale))
-            ways = {
-                "plain": ([], cores),
-                "one": (single, cores),
-                "many": (torchrun, shared),
-            }
-            rates: dict[str, list[float]] = {name: [] for name in ways}
-            for round_index in range(args.repeats):
-                order = list(ways) if round_index % 2 == 0 else list(ways)[::-1]
-                for name in order:
-                    launcher, threads = ways[name]
-                    folder = root / f"{family}-{name}-{round_index}"
-                    summary = train(launcher, family, steps, args.device, folder, threads)
-                    rates[name].append(summary["steps_per_s"])
-            plain, one, many = (statistics.median(rates[name]) for name in ways)
-            loss_tag = "train/loss/generator" if family == "gan" else "train/loss"
-            rows.append(
-                [
-                    family,
-                    str(steps),
-                    f"{plain:.1f}",
-                    f"{one:.1f}",
-                    f"{one / plain:.3f}",
-                    f"{many:.1f}",
-                    f"{args.nproc * many / plain:.2f}",
-                    f"{summary['metrics'][loss_tag]:.4g}",
-                ]
-            )
+        rows = [measure(family, args, ways, Path(scratch)) for family in args.families.split(",")]
+
     header = [
         "family",
         "steps",

@@ -249,8 +249,8 @@ def resume_command(run_dir: Path, launch_dir: Path) -> str:
 def stop_agreed(stop: StopSignals, trainer: Trainer) -> bool:
     """Return whether to stop after this step: on a signal to any process, all stop at once.
 
-    The processes share their requests in each update's agreement (Trainer._agree), so the
-    answer costs no collective of its own.
+    The processes share their requests in each update's agreement (Trainer._agree), so this
+    check costs no collective of its own.
     """
     if trainer.replicas is None:
         return stop.requested is not None

@@ -13,7 +13,7 @@ class StopSignals:
     """While active, the first SIGINT or SIGTERM sets `requested` to the signal's name.
 
     Any signal after a first SIGINT raises KeyboardInterrupt at once, for a user who does not
-    want to wait for the step and the save; repeats after a first SIGTERM are ignored.
+    want to wait for the step and the save. Repeats after a first SIGTERM are ignored.
     Outside the main thread, where Python cannot install handlers, the signals keep their usual
     effect.
     """

@@ -114,17 +114,17 @@ def _largest_gap(a: dict, b: dict) -> float:
 
 
 def test_two_processes_match_double_batch(results):
-    one = _single_process(f"data.batch_size={2 * BATCH}")
+    single = _single_process(f"data.batch_size={2 * BATCH}")
     two = results["transformer"]["parameters"]
-    moved = _largest_gap(one, _single_process(f"data.batch_size={2 * BATCH}", "trainer.seed=4"))
+    moved = _largest_gap(single, _single_process(f"data.batch_size={2 * BATCH}", "trainer.seed=4"))
     assert moved > 1e-3  # other batches move the weights far more than the tolerance below
-    assert _largest_gap(one, two) < 1e-5
+    assert _largest_gap(single, two) < 1e-5
 
 
 def test_two_process_accumulation_matches_global_batch(results):
-    one = _single_process(f"data.batch_size={2 * BATCH}")
+    single = _single_process(f"data.batch_size={2 * BATCH}")
     two = results["transformer_accumulate"]["parameters"]
-    assert _largest_gap(one, two) < 1e-5
+    assert _largest_gap(single, two) < 1e-5
 
 
 def test_accumulation_all_reduces_once_per_update(results):
@@ -163,8 +163,8 @@ def test_lr_factor_rules():
 
 def test_logged_loss_is_the_mean_over_processes(results):
     # Each process logs the mean of its half; their mean is the mean over the global batch.
-    one = {}
-    _single_process(f"data.batch_size={2 * BATCH}", values=one)
+    single = {}
+    _single_process(f"data.batch_size={2 * BATCH}", values=single)
     two = results["transformer"]["values"]
-    assert abs(one["train/loss"] - two["train/loss"]) < 1e-5
-    assert abs(one["optim/grad_norm/model"] - two["optim/grad_norm/model"]) < 1e-5
+    assert abs(single["train/loss"] - two["train/loss"]) < 1e-5
+    assert abs(single["optim/grad_norm/model"] - two["optim/grad_norm/model"]) < 1e-5
